@@ -1,0 +1,181 @@
+"""Seconds per training step: each script's own loop next to the tutorial's loop, in one process.
+
+    python scripts/benchmark.py                      # every script it knows, at its default batch
+    python scripts/benchmark.py cgan_fashion --rounds 5 --steps 30
+
+The tutorial's loop is ported with only what Keras 3 needs to run it correctly
+(`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
+points, a printed line per step. Both loops train the same architectures on random images of
+the dataset's shape and size (speed does not depend on what the pictures show), in alternating
+rounds after a warm-up round that is not counted. A step's time is the gap between consecutive
+composite updates, so it holds everything the loop does in a step and nothing it does between
+epochs. Printed output of both loops goes to /dev/null while they are timed.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import argparse
+import contextlib
+import importlib
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from numpy import ones, zeros
+from numpy.random import randint, randn
+
+DATASET_SIZE = 60000
+
+
+def tutorial_train_gan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch):
+    """gan_fashion's loop as the tutorial wrote it."""
+    half_batch = int(n_batch / 2)
+    for j in range(n_steps):
+        X_real = dataset[randint(0, dataset.shape[0], half_batch)]
+        y_real = ones((half_batch, 1))
+        d_model.trainable = True
+        d_loss1, _ = d_model.train_on_batch(X_real, y_real)
+        X_fake = g_model.predict(randn(latent_dim * half_batch).reshape(half_batch, latent_dim))
+        y_fake = zeros((half_batch, 1))
+        d_loss2, _ = d_model.train_on_batch(X_fake, y_fake)
+        X_gan = randn(latent_dim * n_batch).reshape(n_batch, latent_dim)
+        y_gan = ones((n_batch, 1))
+        d_model.trainable = False
+        g_loss = gan_model.train_on_batch(X_gan, y_gan)
+        print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
+
+
+def tutorial_train_cgan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch):
+    """cgan_fashion's loop as the tutorial wrote it."""
+    half_batch = int(n_batch / 2)
+    images, labels = dataset
+    for j in range(n_steps):
+        ix = randint(0, images.shape[0], half_batch)
+        X_real, labels_real = images[ix], labels[ix]
+        y_real = ones((half_batch, 1))
+        d_model.trainable = True
+        d_loss1, _ = d_model.train_on_batch([X_real, labels_real], y_real)
+        z_input = randn(latent_dim * half_batch).reshape(half_batch, latent_dim)
+        labels_fake = randint(0, 10, half_batch)
+        X_fake = g_model.predict([z_input, labels_fake])
+        y_fake = zeros((half_batch, 1))
+        d_loss2, _ = d_model.train_on_batch([X_fake, labels_fake], y_fake)
+        z_input = randn(latent_dim * n_batch).reshape(n_batch, latent_dim)
+        labels_input = randint(0, 10, n_batch)
+        y_gan = ones((n_batch, 1))
+        d_model.trainable = False
+        g_loss = gan_model.train_on_batch([z_input, labels_input], y_gan)
+        print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
+
+
+def random_gan_data(shape):
+    return gc.scale_images(np.random.randint(0, 256, (DATASET_SIZE, *shape), dtype=np.uint8))
+
+
+def random_cgan_data(shape):
+    return [random_gan_data(shape), np.random.randint(0, 10, DATASET_SIZE)]
+
+
+# For each script: its tutorial loop, the data it trains on, and how its models are built.
+BENCHMARKS = {
+    "gan_fashion": dict(tutorial=tutorial_train_gan, data=lambda: random_gan_data((28, 28, 1)),
+                        models=lambda s: (s.define_generator(s.LATENT_DIM), s.define_discriminator()),
+                        train_kwargs={}),
+    "cgan_fashion": dict(tutorial=tutorial_train_cgan, data=lambda: random_cgan_data((28, 28, 1)),
+                         models=lambda s: (s.define_generator(s.LATENT_DIM), s.define_discriminator()),
+                         train_kwargs={}),
+}
+
+
+def step_times(gan_model, run):
+    """Gaps between consecutive composite updates while `run()` runs, with its output hidden."""
+    stamps = []
+    original = gan_model.train_on_batch
+
+    def timed(*args, **kwargs):
+        stamps.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    gan_model.train_on_batch = timed
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            run()
+    finally:
+        gan_model.train_on_batch = original
+    return np.diff(stamps)
+
+
+def benchmark(name, n_batch, n_steps, rounds):
+    """Mean seconds per step of the tutorial's loop and of the script's, over the timed rounds."""
+    script = importlib.import_module(name)
+    spec = BENCHMARKS[name]
+    n_batch = n_batch or script.N_BATCH
+    dataset = spec["data"]()
+    loops = {}
+    for label in ("tutorial", "script"):
+        g_model, d_model = spec["models"](script)
+        loops[label] = (g_model, d_model, script.define_gan(g_model, d_model))
+    out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
+
+    def tutorial():
+        g_model, d_model, gan_model = loops["tutorial"]
+        return step_times(gan_model, lambda: spec["tutorial"](g_model, d_model, gan_model, dataset,
+                                                               script.LATENT_DIM, n_steps, n_batch))
+
+    def own():
+        g_model, d_model, gan_model = loops["script"]
+        return step_times(gan_model, lambda: script.train(
+            g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch, steps_per_epoch=n_steps,
+            eval_every=10 ** 6, out_dir=out_dir, **spec["train_kwargs"]))
+
+    times = {"tutorial": [], "script": []}
+    for round_number in range(rounds + 1):
+        for label, run in (("tutorial", tutorial), ("script", own)):
+            gaps = run()
+            if round_number > 0:
+                times[label].extend(gaps)
+    return n_batch, float(np.mean(times["tutorial"])), float(np.mean(times["script"]))
+
+
+def machine_line():
+    backend = keras.backend.backend()
+    versions = f"keras {keras.__version__}, numpy {np.__version__}"
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    if module:
+        versions += f", {module} {importlib.import_module(module).__version__}"
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return (f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
+            f"backend: {backend}; {versions}; TF_ENABLE_ONEDNN_OPTS={onednn}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("scripts", nargs="*", help=f"scripts to time: {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--batch-size", type=gc.positive_int, default=None,
+                        help="default: each script's own")
+    parser.add_argument("--steps", type=gc.positive_int, default=20, help="training steps per round")
+    parser.add_argument("--rounds", type=gc.positive_int, default=3, help="timed rounds after the warm-up")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.scripts) - set(BENCHMARKS))
+    if unknown:
+        raise gc.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    if args.steps < 2:
+        raise gc.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
+    keras.utils.set_random_seed(args.seed)
+    print(machine_line())
+    print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
+    print("| script | batch | tutorial loop s/step | this loop s/step | speed-up | images/s |")
+    print("|---|---|---|---|---|---|")
+    for name in args.scripts or BENCHMARKS:
+        n_batch, tutorial, own = benchmark(name, args.batch_size, args.steps, args.rounds)
+        print(f"| {name} | {n_batch} | {tutorial:.3f} | {own:.3f} | {tutorial / own:.2f}x | "
+              f"{n_batch / own:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

@@ -1,0 +1,103 @@
+"""Draw images from a generator saved by these scripts, given only its .h5 file.
+
+    python scripts/sample.py outputs/cgan_fashion/generator.h5                 # a 10x10 grid
+    python scripts/sample.py outputs/cgan_fashion/generator.h5 --label Dress   # one class (number or name)
+    python scripts/sample.py outputs/cgan_fashion/generator.h5 --per-class     # one column per class
+    python scripts/sample.py outputs/gan_fashion/generator.h5 --point 0.75     # latent vector filled with 0.75
+    python scripts/sample.py outputs/gan_fashion/generator.h5 --interpolate    # one random point to another
+
+The generator file says what it is (kind, latent size, classes, image shape), so no other
+flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG;
+--save-array also writes the images as a .npy array in [-1, 1].
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_label(text, info):
+    """A class number or a class name (any case) -> the class number."""
+    names = info["class_names"]
+    if not info["n_classes"]:
+        raise gc.UserError(f"this generator ({info['kind']}) is unconditional: it takes no --label")
+    by_name = {name.lower(): k for k, name in enumerate(names)}
+    if text.lower() in by_name:
+        return by_name[text.lower()]
+    try:
+        label = int(text)
+    except ValueError:
+        raise gc.UserError(f"unknown class {text!r}; this generator knows {', '.join(names)}")
+    if not 0 <= label < info["n_classes"]:
+        raise gc.UserError(f"label {label} is out of range: this generator has classes 0-{info['n_classes'] - 1}")
+    return label
+
+
+def draw(args, info):
+    """(generator inputs, number of grid columns, column titles, title) for the chosen mode."""
+    latent_dim, n, n_classes = info["latent_dim"], args.n, info["n_classes"]
+    label = parse_label(args.label, info) if args.label is not None else None
+    if args.per_class:
+        if not n_classes:
+            raise gc.UserError(f"this generator ({info['kind']}) is unconditional: --per-class needs classes")
+        z_input = gc.generate_latent_points(latent_dim, n * n_classes)
+        labels = np.tile(np.arange(n_classes), n)
+        titles = info["class_names"] if n_classes <= 10 else None
+        return [z_input, labels], n_classes, titles, "one column per class"
+    if args.point is not None:
+        z_input, n_cols, title = np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}"
+    elif args.interpolate:
+        start, end = gc.generate_latent_points(latent_dim, 2)
+        ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
+        z_input, n_cols, title = (1 - ratios) * start + ratios * end, n, "interpolation"
+    else:
+        z_input, n_cols, title = gc.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
+    if not n_classes:
+        return z_input, n_cols, None, title
+    if label is not None:
+        labels, title = np.full(len(z_input), label), f"{title}, class {info['class_names'][label]}"
+    elif args.point is None and not args.interpolate:
+        labels, title = np.random.randint(0, n_classes, len(z_input)), f"{title}, random classes"
+    else:
+        label = np.random.randint(n_classes)
+        labels, title = np.full(len(z_input), label), f"{title}, class {info['class_names'][label]}"
+    return [z_input, labels], n_cols, None, title
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
+    parser.add_argument("--n", type=gc.positive_int, default=10,
+                        help="grid size, rows per class, or interpolation steps")
+    parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--per-class", action="store_true", help="one column per class")
+    mode.add_argument("--point", type=float, default=None, help="draw the latent vector filled with this value")
+    mode.add_argument("--interpolate", action="store_true", help="walk from one random latent point to another")
+    parser.add_argument("--out", default=None, help="PNG to write (default: beside the generator)")
+    parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.seed is not None:
+        np.random.seed(args.seed)
+
+    info = gc.read_generator_info(args.generator)
+    inputs, n_cols, titles, title = draw(args, info)
+    g_model, _ = gc.load_generator(args.generator)
+    images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=0))
+
+    mode_name = "per_class" if args.per_class else "point" if args.point is not None else \
+        "interpolate" if args.interpolate else "grid"
+    out = Path(args.out) if args.out else Path(args.generator).with_name(f"sample_{mode_name}.png")
+    gc.save_grid(images, out, n_cols, col_titles=titles, title=title)
+    print(f"wrote {out} ({len(images)} images, {title})")
+    if args.save_array:
+        np.save(args.save_array, images)
+        print(f"wrote {args.save_array} {images.shape}")
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

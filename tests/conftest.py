@@ -1,0 +1,47 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
+
+import datafiles  # noqa: E402
+import gan_common as gc  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_outside_data(tmp_path_factory, monkeypatch):
+    """Tests see only the data they write: no Keras cache, system folder, data/ or network."""
+    empty = tmp_path_factory.mktemp("empty")
+    monkeypatch.setenv("KERAS_HOME", str(empty / "keras"))
+    monkeypatch.setattr(gc, "SYSTEM_DATA_DIR", empty / "system")
+    monkeypatch.setattr(gc, "LOCAL_DATA_DIR", empty / "local")
+
+    def no_network():
+        raise ConnectionError("no network in tests")
+
+    for spec in gc.DATASETS.values():
+        if spec["download"] is not None:
+            monkeypatch.setitem(spec, "download", no_network)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """One folder with every dataset, in Keras' cache layout."""
+    root = tmp_path_factory.mktemp("data")
+    datafiles.write_fashion_mnist(root)
+    datafiles.write_mnist_npz(root)
+    datafiles.write_emnist_balanced(root)
+    datafiles.write_cifar10_folder(root / "cifar-10-batches-py", datafiles.cifar_batches())
+    return root
+
+
+def run_script(args, backend=None, timeout=600):
+    """Run a script as a user does, on the given Keras backend (default: TensorFlow)."""
+    import subprocess
+    env = dict(os.environ, KERAS_BACKEND=backend or "tensorflow")
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)

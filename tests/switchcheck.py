@@ -1,0 +1,90 @@
+"""Watches every update inside a script's own train() and checks which weights moved.
+
+Used in-process (TensorFlow) and as `python tests/switchcheck.py SCRIPT DATA_DIR` under any
+other Keras backend.
+"""
+import importlib
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts")]
+
+import keras  # noqa: E402
+
+
+def snapshot(variables):
+    return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
+
+
+def changed(before, after):
+    """For each variable, whether any element differs."""
+    return [not np.array_equal(b, a) for b, a in zip(before, after)]
+
+
+def watch_updates(d_model, g_model, gan_model):
+    """Wrap both models' train_on_batch to record which weights each call moved."""
+    d_model.trainable = True
+    d_vars = list(d_model.trainable_weights)
+    d_model.trainable = False
+    g_vars = list(g_model.trainable_weights)
+    records = []
+
+    def spy(model, kind):
+        original = model.train_on_batch
+
+        def train_on_batch(x, y, *args, **kwargs):
+            d_before, g_before = snapshot(d_vars), snapshot(g_vars)
+            result = original(x, y, *args, **kwargs)
+            records.append(dict(kind=kind, y=np.asarray(y), d_moved=changed(d_before, snapshot(d_vars)),
+                                g_moved=changed(g_before, snapshot(g_vars)),
+                                d_names=[v.path for v in d_vars], g_names=[v.path for v in g_vars]))
+            return result
+
+        model.train_on_batch = train_on_batch
+
+    spy(d_model, "d")
+    spy(gan_model, "gan")
+    return records
+
+
+def assert_switch_works(records):
+    d_calls = [r for r in records if r["kind"] == "d"]
+    gan_calls = [r for r in records if r["kind"] == "gan"]
+    assert d_calls and gan_calls
+    for r in d_calls:
+        frozen = [n for n, moved in zip(r["d_names"], r["d_moved"]) if not moved]
+        assert not frozen, f"discriminator update left these weights unchanged: {frozen}"
+        assert not any(r["g_moved"]), "discriminator update moved the generator"
+    for r in gan_calls:
+        moved = [n for n, m in zip(r["d_names"], r["d_moved"]) if m]
+        assert not moved, f"composite update moved discriminator weights: {moved}"
+        still = [n for n, m in zip(r["g_names"], r["g_moved"]) if not m]
+        assert not still, f"composite update left these generator weights unchanged: {still}"
+
+
+def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, **train_kwargs):
+    """Build the script's models, run its train() briefly with the spies on, return the records."""
+    script = importlib.import_module(script_name)
+    if script_name == "cgan_fashion":
+        dataset, class_names = script.load_real_samples(data_dir=data_dir)
+        d_model = script.define_discriminator(n_classes=len(class_names))
+        g_model = script.define_generator(script.LATENT_DIM, len(class_names))
+        train_kwargs.setdefault("class_names", class_names)
+    else:
+        dataset = script.load_real_samples(data_dir=data_dir)
+        d_model = script.define_discriminator()
+        g_model = script.define_generator(script.LATENT_DIM)
+    gan_model = script.define_gan(g_model, d_model)
+    records = watch_updates(d_model, g_model, gan_model)
+    script.train(g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch,
+                 steps_per_epoch=steps, out_dir=Path(out_dir), **train_kwargs)
+    return records
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as out:
+        assert_switch_works(run_and_record(sys.argv[1], sys.argv[2], out))
+    print(f"switch ok on {keras.backend.backend()}")
