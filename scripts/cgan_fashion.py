@@ -37,7 +37,6 @@ EVAL_EVERY = 10
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 LABEL_SMOOTHING = 0.0  # 0.1 makes the discriminator's real targets 0.9
-GRID_ROWS = 10
 
 
 def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
@@ -103,12 +102,8 @@ def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
 
 def summarize_performance(epoch, g_model, latent_dim, class_names, out_dir, dataset=DATASET):
     """A grid with one class per column, and a generator snapshot."""
-    n_classes = len(class_names)
-    z_input = gc.generate_latent_points(latent_dim, GRID_ROWS * n_classes)
-    labels = np.tile(np.arange(n_classes), GRID_ROWS)
-    images = g_model.predict_on_batch([z_input, labels])
-    gc.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", n_classes,
-                 col_titles=class_names if n_classes <= 10 else None, title=f"epoch {epoch}")
+    gc.save_class_grid(g_model, latent_dim, class_names, out_dir / f"generated_plot_e{epoch:03d}.png",
+                       f"epoch {epoch}")
     save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, class_names,
                    epoch, dataset)
 
@@ -159,8 +154,7 @@ def main(argv=None):
     d_model = define_discriminator(dataset[0].shape[1:], len(class_names))
     g_model = define_generator(LATENT_DIM, len(class_names))
     gan_model = define_gan(g_model, d_model)
-    for model in (d_model, g_model, gan_model):
-        gc.plot_architecture(model, out_dir / f"{model.name}_plot.png")
+    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every,
           label_smoothing=args.label_smoothing, class_names=class_names,

@@ -247,6 +247,19 @@ def _checked(name, images, labels, where):
     return images, labels
 
 
+def select_classes(images, labels, name, wanted):
+    """Only the images of the classes named in `wanted` (all of them when it is empty)."""
+    classes = DATASETS[name]["classes"]
+    unknown = [c for c in wanted if c not in classes]
+    if unknown:
+        raise UserError(f"unknown {DATASETS[name]['title']} class {unknown[0]!r}; "
+                        f"choose from {', '.join(classes)}")
+    if not wanted:
+        return images, labels
+    keep = np.isin(labels, [classes.index(c) for c in wanted])
+    return images[keep], labels[keep]
+
+
 def scale_images(images):
     """uint8 pixels [0, 255] -> float32 [-1, 1], the range of the generators' tanh."""
     return (images.astype("float32") - 127.5) / 127.5
@@ -314,6 +327,14 @@ def save_grid(images, path, n_cols, col_titles=None, title=None):
     plt.close(fig)
 
 
+def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
+    """A conditional generator's grid: one class per column, `n_rows` random latent points each."""
+    n_classes = len(class_names)
+    z_input = generate_latent_points(latent_dim, n_rows * n_classes)
+    images = g_model.predict_on_batch([z_input, np.tile(np.arange(n_classes), n_rows)])
+    save_grid(images, path, n_classes, col_titles=class_names if n_classes <= 10 else None, title=title)
+
+
 def save_generator(g_model, path, **info):
     """The generator as .h5, with what sample.py needs to know stored inside the file."""
 
@@ -349,14 +370,35 @@ def load_generator(path):
         raise UserError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})")
 
 
-def plot_architecture(model, path):
-    """keras.utils.plot_model when Graphviz is installed; otherwise a one-line note."""
+def plot_architectures(out_dir, *models):
+    """<name>_plot.png for each model through keras.utils.plot_model, or a one-line note
+    when Graphviz is not installed."""
     if shutil.which("dot") is None:
-        print(f"note: Graphviz is not installed, so {Path(path).name} is not drawn "
+        print("note: Graphviz is not installed, so the architecture plots are not drawn "
               "(apt-get install graphviz / brew install graphviz)")
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True)
+    for model in models:
+        keras.utils.plot_model(model, to_file=str(Path(out_dir) / f"{model.name}_plot.png"),
+                               show_shapes=True, show_layer_names=True)
+
+
+def write_csv(path, header, rows):
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+
+    _atomic(path, write)
+
+
+def append_csv_row(path, header, row):
+    """Add one row to a small CSV (evaluation results), rewriting it whole and atomically."""
+    rows = []
+    if Path(path).is_file():
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))[1:]
+    write_csv(path, header, rows + [row])
 
 
 class LossLog:
@@ -378,13 +420,7 @@ class LossLog:
         self.progbar.update(step, values=list(zip(self.names, losses)))
 
     def save(self):
-        def write_csv(tmp):
-            with open(tmp, "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["epoch", "step", *self.names])
-                writer.writerows(self.rows)
-
-        _atomic(self.out_dir / "losses.csv", write_csv)
+        write_csv(self.out_dir / "losses.csv", ["epoch", "step", *self.names], self.rows)
         fig, ax = plt.subplots(figsize=(8, 4))
         values = np.array([row[2:] for row in self.rows]).reshape(-1, len(self.names))
         for k, name in enumerate(self.names):

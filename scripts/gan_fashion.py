@@ -135,8 +135,7 @@ def main(argv=None):
     d_model = define_discriminator(dataset.shape[1:])
     g_model = define_generator(LATENT_DIM)
     gan_model = define_gan(g_model, d_model)
-    for model in (d_model, g_model, gan_model):
-        gc.plot_architecture(model, out_dir / f"{model.name}_plot.png")
+    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, out_dir=out_dir)
 

@@ -51,7 +51,7 @@ def write_emnist_balanced(root, n=94, n_test=47):
         write_idx(folder / f"emnist-balanced-{split}-labels-idx1-ubyte.gz", labels)
 
 
-def cifar_batches(n_per_batch=8):
+def cifar_batches(n_per_batch=12):
     """{file name: (images NHWC, labels)} for the five training batches and the test batch."""
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     return {name: patterned_images(n_per_batch, (32, 32, 3), 10, 10 + k) for k, name in enumerate(names)}

@@ -25,11 +25,8 @@ def changed(before, after):
 
 
 def watch_updates(d_model, g_model, gan_model):
-    """Wrap both models' train_on_batch to record which weights each call moved."""
-    d_model.trainable = True
-    d_vars = list(d_model.trainable_weights)
-    d_model.trainable = False
-    g_vars = list(g_model.trainable_weights)
+    """Wrap both models' train_on_batch to record which weights (moving statistics too) each call moved."""
+    d_vars, g_vars = list(d_model.weights), list(g_model.weights)
     records = []
 
     def spy(model, kind):
@@ -38,7 +35,7 @@ def watch_updates(d_model, g_model, gan_model):
         def train_on_batch(x, y, *args, **kwargs):
             d_before, g_before = snapshot(d_vars), snapshot(g_vars)
             result = original(x, y, *args, **kwargs)
-            records.append(dict(kind=kind, y=np.asarray(y), d_moved=changed(d_before, snapshot(d_vars)),
+            records.append(dict(kind=kind, y=y, result=result, d_moved=changed(d_before, snapshot(d_vars)),
                                 g_moved=changed(g_before, snapshot(g_vars)),
                                 d_names=[v.path for v in d_vars], g_names=[v.path for v in g_vars]))
             return result

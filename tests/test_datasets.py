@@ -48,7 +48,7 @@ def test_cifar10_every_cache_layout(tmp_path, layout):
         datafiles.write_cifar10_archive(tmp_path / name, batches)
     images, labels = gc.load_dataset("cifar10", tmp_path)
     expected = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
-    assert images.shape == (40, 32, 32, 3)
+    assert images.shape == (60, 32, 32, 3)
     np.testing.assert_array_equal(images, expected)  # channels come back in R, G, B order
     test_images, test_labels = gc.load_dataset("cifar10", tmp_path, split="test")
     np.testing.assert_array_equal(test_images, batches["test_batch"][0])

@@ -1,0 +1,210 @@
+"""Auxiliary-classifier GAN (AC-GAN) for Fashion-MNIST: a generator that draws the class asked for,
+and a discriminator that also tells which class an image shows.
+
+Odena, Olah and Shlens, "Conditional Image Synthesis with Auxiliary Classifier GANs" (2016), as
+the classic Keras tutorial builds it: the discriminator has two heads, real-or-fake (binary
+cross-entropy) and the clothing class (sparse categorical cross-entropy), and the generator is
+trained against both.
+
+Run it:
+    python scripts/acgan_fashion.py                                  # 100 epochs, the tutorial's run
+    python scripts/acgan_fashion.py --epochs 1 --steps-per-epoch 20  # a quick check
+
+How long: see the README's table (seconds a step at batch 64 on a 2-core CPU, measured by
+scripts/benchmark.py); 937 steps an epoch.
+
+Writes to outputs/acgan_fashion/: every EVAL_EVERY epochs a 10x10 grid with one named class
+per column (generated_plot_e010.png), a generator snapshot (generator_e010.h5) and the
+discriminator's class-head accuracy on the real test images (printed, and kept in
+class_accuracy.csv); the final generator.h5, losses.csv (both heads' losses of every update:
+dr, df and g, as the tutorial prints them) and losses.png, and the architecture plots.
+
+Keras 3 and the frozen discriminator: the tutorial freezes the discriminator's layers once,
+before compiling the composite model. Keras 3 reads `trainable` when a model's train function
+is first traced, so the discriminator is made trainable before each of its own updates and
+frozen again before each composite update, from the first step.
+
+BatchNormalization in the composite update (BATCHNORM_IN_COMPOSITE). The tutorial freezes every
+discriminator layer but BatchNormalization. On Keras 3 that choice has two effects: a frozen
+BatchNormalization runs on its moving statistics, while a trainable one normalises with the
+batch's statistics and is also *updated by the generator's step* (its gamma and beta follow the
+generator's loss, its moving statistics take in the fake batch).
+  - "trainable" (default) keeps the tutorial's behaviour: in the generator's step the
+    discriminator normalises the fake batch with that batch's statistics, exactly as it did in
+    its own update on a fake half-batch, so the generator is trained against the discriminator
+    that was actually trained. The price is that the generator's step also nudges the
+    discriminator's BatchNormalization gamma and beta.
+  - "frozen" leaves every discriminator weight untouched by the generator's step, but the
+    generator is then scored by a discriminator running on moving averages of real-only and
+    fake-only batches, which is not the function the discriminator was trained to be.
+The tests pin, weight by weight, which discriminator weights each choice lets the composite
+update change.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import keras
+import numpy as np
+from keras import layers
+
+LATENT_DIM = 100
+N_EPOCHS = 100
+N_BATCH = 64
+EVAL_EVERY = 10
+LEARNING_RATE = 0.0002
+BETA_1 = 0.5
+BATCHNORM_IN_COMPOSITE = "trainable"  # or "frozen"; the docstring says what each does
+LOSSES = ["binary_crossentropy", "sparse_categorical_crossentropy"]
+
+
+def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_image = keras.Input(shape=in_shape)
+    fe = layers.Conv2D(32, (3, 3), strides=(2, 2), padding="same", kernel_initializer=init)(in_image)
+    fe = layers.LeakyReLU(negative_slope=0.2)(fe)
+    fe = layers.Dropout(0.5)(fe)
+    for filters, strides in ((64, 1), (128, 2), (256, 1)):
+        fe = layers.Conv2D(filters, (3, 3), strides=strides, padding="same", kernel_initializer=init)(fe)
+        fe = layers.BatchNormalization()(fe)
+        fe = layers.LeakyReLU(negative_slope=0.2)(fe)
+        fe = layers.Dropout(0.5)(fe)
+    fe = layers.Flatten()(fe)
+    out1 = layers.Dense(1, activation="sigmoid", name="source")(fe)
+    out2 = layers.Dense(n_classes, activation="softmax", name="label")(fe)
+    model = keras.Model(in_image, [out1, out2], name="discriminator")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss=LOSSES, optimizer=opt)
+    return model
+
+
+def define_generator(latent_dim, n_classes=10):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_label = keras.Input(shape=(1,))
+    li = layers.Embedding(n_classes, 50)(in_label)
+    li = layers.Dense(7 * 7, kernel_initializer=init)(li)
+    li = layers.Reshape((7, 7, 1))(li)
+    in_lat = keras.Input(shape=(latent_dim,))
+    gen = layers.Dense(384 * 7 * 7, kernel_initializer=init)(in_lat)
+    gen = layers.Activation("relu")(gen)
+    gen = layers.Reshape((7, 7, 384))(gen)
+    merge = layers.Concatenate()([gen, li])
+    gen = layers.Conv2DTranspose(192, (5, 5), strides=(2, 2), padding="same", kernel_initializer=init)(merge)
+    gen = layers.BatchNormalization()(gen)
+    gen = layers.Activation("relu")(gen)
+    gen = layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
+    out_layer = layers.Activation("tanh")(gen)
+    return keras.Model([in_lat, in_label], out_layer, name="generator")
+
+
+def unfreeze_discriminator(d_model):
+    """Before each discriminator update: every layer trainable again. (Setting
+    `d_model.trainable = True` is not enough on Keras 3: while the model's own flag is already
+    True it does not reach the layers frozen one by one.)"""
+    for layer in d_model.layers:
+        layer.trainable = True
+    d_model.trainable = True
+
+
+def freeze_discriminator(d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
+    """Before a composite update: freeze every layer, but BatchNormalization when it is 'trainable'."""
+    d_model.trainable = batchnorm == "trainable"
+    for layer in d_model.layers:
+        if not isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
+def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
+    freeze_discriminator(d_model, batchnorm)
+    source, label = d_model(g_model.output)
+    # Named outputs: both would be called "discriminator", and Keras would then report one
+    # head's loss twice instead of each head's loss.
+    gan_output = [layers.Identity(name="source")(source), layers.Identity(name="label")(label)]
+    model = keras.Model(g_model.input, gan_output, name="gan")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss=LOSSES, optimizer=opt)
+    return model
+
+
+def load_real_samples(data_dir=None, split="train"):
+    """[images in [-1, 1], labels] of Fashion-MNIST."""
+    images, labels = gc.load_dataset("fashion_mnist", data_dir, split)
+    return [gc.scale_images(images), labels]
+
+
+def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
+    z_input, labels_input = gc.generate_latent_points(latent_dim, n_samples, n_classes)
+    images = g_model.predict_on_batch([z_input, labels_input])
+    y = np.zeros((n_samples, 1), dtype="float32")
+    return [images, labels_input], y
+
+
+def class_head_accuracy(d_model, test_dataset):
+    """How often the discriminator's class head names the right class of a real test image."""
+    images, labels = test_dataset
+    _, class_probs = d_model.predict(images, batch_size=500, verbose=0)
+    return float(np.mean(np.argmax(class_probs, axis=1) == labels))
+
+
+def summarize_performance(epoch, g_model, d_model, latent_dim, out_dir, test_dataset=None):
+    """A grid with one named class per column, a generator snapshot, the class head's accuracy."""
+    gc.save_class_grid(g_model, latent_dim, gc.FASHION_CLASSES, out_dir / f"generated_plot_e{epoch:03d}.png",
+                       f"epoch {epoch}")
+    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, epoch)
+    if test_dataset is not None:
+        accuracy = class_head_accuracy(d_model, test_dataset)
+        print(f"class-head accuracy on {len(test_dataset[0])} real test images: {accuracy:.1%}")
+        gc.append_csv_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
+                          [epoch, f"{accuracy:.4f}"])
+
+
+def save_generator(g_model, path, latent_dim, epoch):
+    gc.save_generator(g_model, path, kind="acgan", latent_dim=latent_dim, n_classes=10,
+                      class_names=gc.FASHION_CLASSES, image_shape=[28, 28, 1], dataset="fashion_mnist",
+                      epoch=epoch)
+
+
+def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
+          *, steps_per_epoch=None, eval_every=EVAL_EVERY, test_dataset=None,
+          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gc.default_out("acgan_fashion")):
+    bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
+    half_batch = n_batch // 2
+    y_gan = np.ones((n_batch, 1), dtype="float32")
+    log = gc.LossLog(out_dir, ["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"])
+    for i in range(n_epochs):
+        log.start_epoch(i + 1, n_epochs, bat_per_epo)
+        for j in range(bat_per_epo):
+            [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch)
+            unfreeze_discriminator(d_model)
+            _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
+            [X_fake, labels_fake], y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
+            _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake])
+            [z_input, z_labels] = gc.generate_latent_points(latent_dim, n_batch, 10)
+            freeze_discriminator(d_model, batchnorm)
+            _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
+            log.step(i + 1, j + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2)
+        log.save()
+        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
+            summarize_performance(i + 1, g_model, d_model, latent_dim, out_dir, test_dataset)
+    save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
+    print(f"generator saved to {out_dir / 'generator.h5'}")
+
+
+def main(argv=None):
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser.add_argument("--batchnorm-in-composite", choices=["trainable", "frozen"],
+                        default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
+    args = parser.parse_args(argv)
+    out_dir = gc.prepare_run(args, "acgan_fashion")
+    dataset = load_real_samples(args.data_dir)
+    test_dataset = load_real_samples(args.data_dir, split="test")
+    gc.check_batch(args.batch_size, len(dataset[0]))
+    d_model = define_discriminator()
+    g_model = define_generator(LATENT_DIM)
+    gan_model = define_gan(g_model, d_model, args.batchnorm_in_composite)
+    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
+          steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, test_dataset=test_dataset,
+          batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

@@ -1,0 +1,167 @@
+"""DCGAN for CIFAR-10: small colour photographs (planes, cars, birds, horses...) from noise.
+
+Radford, Metz and Chintala, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks" (2015), as the classic Keras tutorial builds it for 32x32
+colour images: a strided-convolution discriminator and a generator that upsamples a 4x4 map
+three times with transposed convolutions.
+
+Run it:
+    python scripts/dcgan_cifar10.py                                  # 200 epochs, the tutorial's run
+    python scripts/dcgan_cifar10.py --classes horse                  # horses only
+    python scripts/dcgan_cifar10.py --epochs 1 --steps-per-epoch 20  # a quick check
+
+How long: see the README's table (seconds a step at batch 128 on a 2-core CPU, measured by
+scripts/benchmark.py); 390 steps an epoch on all ten classes, 39 on one class.
+
+Writes to outputs/dcgan_cifar10/: every EVAL_EVERY epochs the discriminator's accuracy on 150
+real and 150 generated images (printed, and kept in accuracy.csv), a 7x7 colour grid
+(generated_plot_e010.png) and a generator snapshot (generator_e010.h5); the final
+generator.h5, losses.csv and losses.png, and the architecture plots.
+
+Keras 3: the tutorial freezes the discriminator once (`d_model.trainable = False`) before
+compiling the composite model. Keras 3 reads `trainable` when a model's train function is
+first traced, not at compile, so that pattern never trains the discriminator at all. Here
+`trainable` is switched on before every discriminator update and off before every composite
+update, from the first step.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import keras
+import numpy as np
+from keras import layers
+
+CLASSES = []  # CIFAR-10 class names to train on, such as ["horse"]; empty: all ten
+LATENT_DIM = 100
+N_EPOCHS = 200
+N_BATCH = 128
+EVAL_EVERY = 10
+LEARNING_RATE = 0.0002
+BETA_1 = 0.5
+N_EVAL_SAMPLES = 150
+GRID_SIZE = 7
+
+
+def define_discriminator(in_shape=(32, 32, 3)):
+    model = keras.Sequential([
+        keras.Input(shape=in_shape),
+        layers.Conv2D(64, (3, 3), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, (3, 3), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(128, (3, 3), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(256, (3, 3), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Flatten(),
+        layers.Dropout(0.4),
+        layers.Dense(1, activation="sigmoid"),
+    ], name="discriminator")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
+    return model
+
+
+def define_generator(latent_dim):
+    return keras.Sequential([
+        keras.Input(shape=(latent_dim,)),
+        layers.Dense(256 * 4 * 4),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Reshape((4, 4, 256)),
+        layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(negative_slope=0.2),
+        layers.Conv2D(3, (3, 3), activation="tanh", padding="same"),
+    ], name="generator")
+
+
+def define_gan(g_model, d_model):
+    d_model.trainable = False
+    model = keras.Sequential([g_model, d_model], name="gan")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss="binary_crossentropy", optimizer=opt)
+    return model
+
+
+def load_real_samples(classes=CLASSES, data_dir=None):
+    """CIFAR-10 training images of the chosen classes, in [-1, 1]."""
+    images, labels = gc.load_dataset("cifar10", data_dir)
+    images, _ = gc.select_classes(images, labels, "cifar10", classes)
+    return gc.scale_images(images)
+
+
+def generate_fake_samples(g_model, latent_dim, n_samples):
+    x_input = gc.generate_latent_points(latent_dim, n_samples)
+    X = g_model.predict_on_batch(x_input)
+    y = np.zeros((n_samples, 1), dtype="float32")
+    return X, y
+
+
+def summarize_performance(epoch, g_model, d_model, dataset, latent_dim, out_dir, classes=CLASSES,
+                          n_samples=N_EVAL_SAMPLES):
+    """The discriminator's accuracy on real and fake images, a 7x7 grid, a generator snapshot."""
+    X_real, y_real = gc.generate_real_samples(dataset, n_samples)
+    _, acc_real = d_model.evaluate(X_real, y_real, verbose=0)
+    x_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_samples)
+    _, acc_fake = d_model.evaluate(x_fake, y_fake, verbose=0)
+    print(f"accuracy real: {acc_real:.0%}, fake: {acc_fake:.0%}")
+    gc.append_csv_row(out_dir / "accuracy.csv", ["epoch", "accuracy_real", "accuracy_fake"],
+                      [epoch, f"{acc_real:.4f}", f"{acc_fake:.4f}"])
+    gc.save_grid(x_fake[:GRID_SIZE * GRID_SIZE], out_dir / f"generated_plot_e{epoch:03d}.png", GRID_SIZE,
+                 title=f"epoch {epoch}")
+    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, epoch, classes)
+
+
+def save_generator(g_model, path, latent_dim, epoch, classes=CLASSES):
+    gc.save_generator(g_model, path, kind="dcgan", latent_dim=latent_dim, n_classes=0, class_names=[],
+                      image_shape=[32, 32, 3], dataset="cifar10",
+                      trained_on=list(classes) or gc.CIFAR10_CLASSES, epoch=epoch)
+
+
+def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
+          *, steps_per_epoch=None, eval_every=EVAL_EVERY, classes=CLASSES,
+          out_dir=gc.default_out("dcgan_cifar10")):
+    bat_per_epo = steps_per_epoch or len(dataset) // n_batch
+    half_batch = n_batch // 2
+    y_gan = np.ones((n_batch, 1), dtype="float32")
+    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
+    for i in range(n_epochs):
+        log.start_epoch(i + 1, n_epochs, bat_per_epo)
+        for j in range(bat_per_epo):
+            X_real, y_real = gc.generate_real_samples(dataset, half_batch)
+            d_model.trainable = True
+            d_loss1, _ = d_model.train_on_batch(X_real, y_real)
+            X_fake, y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
+            d_loss2, _ = d_model.train_on_batch(X_fake, y_fake)
+            X_gan = gc.generate_latent_points(latent_dim, n_batch)
+            d_model.trainable = False
+            g_loss = gan_model.train_on_batch(X_gan, y_gan)
+            log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss)
+        log.save()
+        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
+            summarize_performance(i + 1, g_model, d_model, dataset, latent_dim, out_dir, classes)
+    save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs, classes)
+    print(f"generator saved to {out_dir / 'generator.h5'}")
+
+
+def main(argv=None):
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser.add_argument("--classes", type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+                        default=CLASSES, help="comma-separated class names, such as horse,deer (default: all)")
+    args = parser.parse_args(argv)
+    out_dir = gc.prepare_run(args, "dcgan_cifar10")
+    dataset = load_real_samples(args.classes, args.data_dir)
+    gc.check_batch(args.batch_size, len(dataset))
+    d_model = define_discriminator()
+    g_model = define_generator(LATENT_DIM)
+    gan_model = define_gan(g_model, d_model)
+    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
+          steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, classes=args.classes,
+          out_dir=out_dir)
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

@@ -1,0 +1,111 @@
+"""AC-GAN: which discriminator weights each update moves, per-batch losses of both heads, labels respected."""
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import acgan_fashion
+import gan_common as gc
+import sample
+import switchcheck
+
+BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
+    dataset = acgan_fashion.load_real_samples(tiny_data)
+    d_model = acgan_fashion.define_discriminator()
+    g_model = acgan_fashion.define_generator(acgan_fashion.LATENT_DIM)
+    gan_model = acgan_fashion.define_gan(g_model, d_model, batchnorm)
+    records = switchcheck.watch_updates(d_model, g_model, gan_model)
+    acgan_fashion.train(g_model, d_model, gan_model, dataset, acgan_fashion.LATENT_DIM, 1, 8,
+                        steps_per_epoch=steps, batchnorm=batchnorm, out_dir=tmp_path)
+    return records
+
+
+def moved_names(record, model):
+    return {name for name, moved in zip(record[f"{model}_names"], record[f"{model}_moved"]) if moved}
+
+
+@pytest.mark.parametrize("batchnorm", ["trainable", "frozen"])
+def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
+    records = run_watched(tiny_data, tmp_path, batchnorm)
+    all_d = set(records[0]["d_names"])
+    batchnorm_d = {n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}
+    assert len(batchnorm_d) == 12  # three BatchNormalization layers, four weights each
+    for record in records:
+        if record["kind"] == "d":
+            assert moved_names(record, "d") == all_d
+            assert moved_names(record, "g") == set()
+        else:
+            expected = batchnorm_d if batchnorm == "trainable" else set()
+            assert moved_names(record, "d") == expected
+            assert moved_names(record, "g") == set(record["g_names"])
+
+
+def test_default_is_the_documented_choice():
+    assert acgan_fashion.BATCHNORM_IN_COMPOSITE == "trainable"
+    assert 'BATCHNORM_IN_COMPOSITE). The tutorial' in acgan_fashion.__doc__
+
+
+def test_logged_losses_are_both_heads_per_batch_values(tiny_data, tmp_path):
+    records = run_watched(tiny_data, tmp_path, "trainable", steps=3)
+    returned = [r["result"] for r in records]
+    with open(tmp_path / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    for step, row in enumerate(rows):
+        real, fake, gan = returned[3 * step: 3 * step + 3]
+        logged = [float(row[k]) for k in ("dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class")]
+        np.testing.assert_allclose(logged, [real[1], real[2], fake[1], fake[2], gan[1], gan[2]], rtol=1e-6)
+
+
+def test_keras_returns_per_batch_losses_for_each_head():
+    """The loop relies on this (Keras 3.15 and later): a running average would mix batches A and B.
+    A deterministic two-head model (no dropout, no BatchNormalization, learning rate 0) makes the
+    per-batch value exactly what test_on_batch gives on the same batch."""
+    image = keras.Input((28, 28, 1))
+    features = keras.layers.Flatten()(image)
+    model = keras.Model(image, [keras.layers.Dense(1, activation="sigmoid", name="source")(features),
+                                keras.layers.Dense(10, activation="softmax", name="label")(features)])
+    model.compile(loss=acgan_fashion.LOSSES, optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    rng = np.random.default_rng(0)
+    batch_a = rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    batch_b = 5 * batch_a
+    targets_a, targets_b = [np.ones((8, 1)), np.zeros(8)], [np.zeros((8, 1)), np.full(8, 9)]
+    model.train_on_batch(batch_a, targets_a)
+    after_b = model.train_on_batch(batch_b, targets_b)
+    expected_a = model.test_on_batch(batch_a, targets_a)
+    expected_b = model.test_on_batch(batch_b, targets_b)
+    np.testing.assert_allclose(after_b, expected_b, rtol=1e-5)
+    assert not np.allclose(after_b, (np.array(expected_a) + np.array(expected_b)) / 2, rtol=1e-3)
+
+
+def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data, tmp_path, capsys):
+    gc.run_main(acgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+                                     "--steps-per-epoch", "2", "--batch-size", "8"])
+    assert "class-head accuracy on 20 real test images" in capsys.readouterr().out
+    for name in ["generated_plot_e001.png", "generator_e001.h5", "generator.h5", "losses.csv",
+                 "losses.png", "class_accuracy.csv"]:
+        assert (tmp_path / name).stat().st_size > 0, name
+    with open(tmp_path / "class_accuracy.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert 0 <= float(row["class_head_accuracy"]) <= 1
+    g_model = keras.models.load_model(tmp_path / "generator.h5", compile=False)
+    z_input = np.random.default_rng(1).standard_normal((4, 100)).astype("float32")
+    shirts = np.asarray(g_model.predict_on_batch([z_input, np.full(4, 6)]))
+    boots = np.asarray(g_model.predict_on_batch([z_input, np.full(4, 9)]))
+    assert shirts.shape == (4, 28, 28, 1) and np.abs(shirts).max() <= 1
+    assert np.abs(shirts - boots).max() > 1e-4
+    info = gc.read_generator_info(tmp_path / "generator.h5")
+    assert info["kind"] == "acgan" and info["n_classes"] == 10
+
+
+@pytest.mark.parametrize("flags,count", [(["--label", "Bag", "--n", "2"], 4), (["--per-class", "--n", "2"], 20),
+                                         (["--n", "3"], 9)])
+def test_sample_draws_from_the_acgan_generator(tmp_path, flags, count):
+    path = tmp_path / "generator.h5"
+    acgan_fashion.save_generator(acgan_fashion.define_generator(100), path, 100, 0)
+    gc.run_main(sample.main, [str(path), "--out", str(tmp_path / "s.png"), "--save-array",
+                              str(tmp_path / "a.npy"), *flags])
+    assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)

@@ -1,0 +1,81 @@
+"""DCGAN on CIFAR-10: the switch, both on-disk forms, class selection, and sampling in colour."""
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import dcgan_cifar10
+import datafiles
+import gan_common as gc
+import sample
+import switchcheck
+
+
+def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(tiny_data, tmp_path):
+    switchcheck.assert_switch_works(switchcheck.run_and_record("dcgan_cifar10", tiny_data, tmp_path))
+
+
+@pytest.mark.parametrize("form", ["folder", "archive"])
+def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
+    data = tmp_path / "data"
+    if form == "folder":
+        datafiles.write_cifar10_folder(data / "cifar-10-batches-py", datafiles.cifar_batches())
+    else:
+        datafiles.write_cifar10_archive(data / "cifar-10-python.tar.gz", datafiles.cifar_batches())
+    out = tmp_path / "out"
+    gc.run_main(dcgan_cifar10.main, ["--data-dir", str(data), "--out", str(out), "--epochs", "1",
+                                     "--steps-per-epoch", "2", "--batch-size", "8"])
+    assert "accuracy real: " in capsys.readouterr().out
+    for name in ["generated_plot_e001.png", "generator_e001.h5", "generator.h5", "losses.csv"]:
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "accuracy.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and rows[0]["epoch"] == "1"
+    assert all(0 <= float(rows[0][k]) <= 1 for k in ("accuracy_real", "accuracy_fake"))
+    g_model = keras.models.load_model(out / "generator.h5", compile=False)
+    images = np.asarray(g_model.predict_on_batch(np.random.randn(5, 100).astype("float32")))
+    assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
+    assert gc.read_generator_info(out / "generator.h5")["trained_on"] == gc.CIFAR10_CLASSES
+
+
+def test_classes_keeps_only_the_classes_asked_for(tiny_data):
+    batches = datafiles.cifar_batches()
+    images = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
+    labels = np.concatenate([batches[f"data_batch_{i}"][1] for i in range(1, 6)])
+    horses = dcgan_cifar10.load_real_samples(["horse"], tiny_data)
+    np.testing.assert_array_equal(horses, gc.scale_images(images[labels == 7]))
+    two = dcgan_cifar10.load_real_samples(["horse", "ship"], tiny_data)
+    assert len(two) == np.isin(labels, [7, 8]).sum() and len(two) > len(horses)
+    assert len(dcgan_cifar10.load_real_samples([], tiny_data)) == len(images)
+
+
+def test_unknown_class_is_one_line(tiny_data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        gc.run_main(dcgan_cifar10.main, ["--classes", "horse,hrose", "--data-dir", str(tiny_data),
+                                         "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert "unknown CIFAR-10 class 'hrose'; choose from airplane, automobile" in err
+
+
+@pytest.fixture(scope="module")
+def dcgan_generator(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dcgan") / "generator.h5"
+    dcgan_cifar10.save_generator(dcgan_cifar10.define_generator(100), path, 100, 0, ["horse"])
+    return path
+
+
+@pytest.mark.parametrize("flags,count", [(["--n", "3"], 9), (["--point", "0.75"], 1),
+                                         (["--interpolate", "--n", "5"], 5)])
+def test_sample_draws_colour_images(dcgan_generator, tmp_path, flags, count):
+    array = tmp_path / "images.npy"
+    gc.run_main(sample.main, [str(dcgan_generator), "--out", str(tmp_path / "s.png"), "--save-array", str(array), *flags])
+    images = np.load(array)
+    assert images.shape == (count, 32, 32, 3) and (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_sample_refuses_labels_for_the_unconditional_dcgan(dcgan_generator, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        gc.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
+    assert "is unconditional" in capsys.readouterr().err
