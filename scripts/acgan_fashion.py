@@ -95,25 +95,8 @@ def define_generator(latent_dim, n_classes=10):
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
-def unfreeze_discriminator(d_model):
-    """Before each discriminator update: every layer trainable again. (Setting
-    `d_model.trainable = True` is not enough on Keras 3: while the model's own flag is already
-    True it does not reach the layers frozen one by one.)"""
-    for layer in d_model.layers:
-        layer.trainable = True
-    d_model.trainable = True
-
-
-def freeze_discriminator(d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
-    """Before a composite update: freeze every layer, but BatchNormalization when it is 'trainable'."""
-    d_model.trainable = batchnorm == "trainable"
-    for layer in d_model.layers:
-        if not isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False
-
-
 def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
-    freeze_discriminator(d_model, batchnorm)
+    gc.freeze_discriminator(d_model, batchnorm)
     source, label = d_model(g_model.output)
     # Named outputs: both would be called "discriminator", and Keras would then report one
     # head's loss twice instead of each head's loss.
@@ -173,12 +156,12 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
         for j in range(bat_per_epo):
             [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch)
-            unfreeze_discriminator(d_model)
+            gc.unfreeze_discriminator(d_model)
             _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
             [X_fake, labels_fake], y_fake = generate_fake_samples(g_model, latent_dim, half_batch)
             _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake])
             [z_input, z_labels] = gc.generate_latent_points(latent_dim, n_batch, 10)
-            freeze_discriminator(d_model, batchnorm)
+            gc.freeze_discriminator(d_model, batchnorm)
             _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
             log.step(i + 1, j + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2)
         log.save()

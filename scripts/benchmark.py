@@ -97,6 +97,30 @@ def tutorial_train_acgan(g_model, d_model, gan_model, dataset, latent_dim, n_ste
         print(">%d, dr[%.3f,%.3f], df[%.3f,%.3f], g[%.3f,%.3f]" % (i + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2))
 
 
+def tutorial_train_infogan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch, n_cat=10):
+    """infogan_mnist's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
+    half_batch = int(n_batch / 2)
+    for i in range(n_steps):
+        X_real = dataset[randint(0, dataset.shape[0], half_batch)]
+        y_real = ones((half_batch, 1))
+        for layer in d_model.layers:
+            layer.trainable = True
+        d_loss1 = d_model.train_on_batch(X_real, y_real)
+        cat_codes = keras.utils.to_categorical(randint(0, n_cat, half_batch), num_classes=n_cat)
+        z_input = np.hstack((randn(latent_dim * half_batch).reshape(half_batch, latent_dim), cat_codes))
+        X_fake = g_model.predict(z_input)
+        y_fake = zeros((half_batch, 1))
+        d_loss2 = d_model.train_on_batch(X_fake, y_fake)
+        cat_codes = keras.utils.to_categorical(randint(0, n_cat, n_batch), num_classes=n_cat)
+        z_input = np.hstack((randn(latent_dim * n_batch).reshape(n_batch, latent_dim), cat_codes))
+        y_gan = ones((n_batch, 1))
+        for layer in d_model.layers:
+            if not isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        _, g_1, g_2 = gan_model.train_on_batch(z_input, [y_gan, cat_codes])
+        print(">%d, d[%.3f,%.3f], g[%.3f] q[%.3f]" % (i + 1, d_loss1, d_loss2, g_1, g_2))
+
+
 def random_gan_data(shape):
     return gc.scale_images(np.random.randint(0, 256, (DATASET_SIZE, *shape), dtype=np.uint8))
 
@@ -105,12 +129,37 @@ def random_cgan_data(shape):
     return [random_gan_data(shape), np.random.randint(0, 10, DATASET_SIZE)]
 
 
-# For each script: its tutorial loop and random data of its dataset's shape.
+def build_standard(script):
+    """(g_model, d_model, gan_model, the script's own train() on them)."""
+    g_model, d_model = script.define_generator(script.LATENT_DIM), script.define_discriminator()
+    gan_model = script.define_gan(g_model, d_model)
+
+    def own_train(dataset, n_batch, n_steps, out_dir):
+        script.train(g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch,
+                     steps_per_epoch=n_steps, eval_every=10 ** 6, out_dir=out_dir)
+
+    return g_model, d_model, gan_model, own_train
+
+
+def build_infogan(script):
+    d_model, q_model = script.define_discriminator()
+    g_model = script.define_generator(script.LATENT_DIM + script.N_CAT + script.N_CONT)
+    gan_model = script.define_gan(g_model, d_model, q_model)
+
+    def own_train(dataset, n_batch, n_steps, out_dir):
+        script.train(g_model, d_model, q_model, gan_model, dataset, script.LATENT_DIM, script.N_CAT, 1,
+                     n_batch, steps_per_epoch=n_steps, eval_every=10 ** 6, out_dir=out_dir)
+
+    return g_model, d_model, gan_model, own_train
+
+
+# For each script: its tutorial loop, random data of its dataset's shape, how its models are built.
 BENCHMARKS = {
-    "gan_fashion": (tutorial_train_gan, lambda: random_gan_data((28, 28, 1))),
-    "cgan_fashion": (tutorial_train_cgan, lambda: random_cgan_data((28, 28, 1))),
-    "dcgan_cifar10": (tutorial_train_gan, lambda: random_gan_data((32, 32, 3))),
-    "acgan_fashion": (tutorial_train_acgan, lambda: random_cgan_data((28, 28, 1))),
+    "gan_fashion": (tutorial_train_gan, lambda: random_gan_data((28, 28, 1)), build_standard),
+    "cgan_fashion": (tutorial_train_cgan, lambda: random_cgan_data((28, 28, 1)), build_standard),
+    "dcgan_cifar10": (tutorial_train_gan, lambda: random_gan_data((32, 32, 3)), build_standard),
+    "acgan_fashion": (tutorial_train_acgan, lambda: random_cgan_data((28, 28, 1)), build_standard),
+    "infogan_mnist": (tutorial_train_infogan, lambda: random_gan_data((28, 28, 1)), build_infogan),
 }
 
 
@@ -135,25 +184,19 @@ def step_times(gan_model, run):
 def benchmark(name, n_batch, n_steps, rounds):
     """Mean seconds per step of the tutorial's loop and of the script's, over the timed rounds."""
     script = importlib.import_module(name)
-    tutorial_train, make_data = BENCHMARKS[name]
+    tutorial_train, make_data, build = BENCHMARKS[name]
     n_batch = n_batch or script.N_BATCH
     dataset = make_data()
-    loops = {}
-    for label in ("tutorial", "script"):
-        g_model, d_model = script.define_generator(script.LATENT_DIM), script.define_discriminator()
-        loops[label] = (g_model, d_model, script.define_gan(g_model, d_model))
+    g_model, d_model, gan_model, _ = build(script)
+    *_, own_gan_model, own_train = build(script)
     out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
 
     def tutorial():
-        g_model, d_model, gan_model = loops["tutorial"]
         return step_times(gan_model, lambda: tutorial_train(g_model, d_model, gan_model, dataset,
                                                             script.LATENT_DIM, n_steps, n_batch))
 
     def own():
-        g_model, d_model, gan_model = loops["script"]
-        return step_times(gan_model, lambda: script.train(
-            g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch, steps_per_epoch=n_steps,
-            eval_every=10 ** 6, out_dir=out_dir))
+        return step_times(own_gan_model, lambda: own_train(dataset, n_batch, n_steps, out_dir))
 
     times = {"tutorial": [], "script": []}
     for round_number in range(rounds + 1):

@@ -286,6 +286,24 @@ def generate_latent_points(latent_dim, n_samples, n_classes=None):
     return [z_input, np.random.randint(0, n_classes, n_samples)]
 
 
+def unfreeze_discriminator(d_model):
+    """Before each discriminator update: every layer trainable again. Setting
+    `d_model.trainable = True` is not enough on Keras 3 after a per-layer freeze: while the
+    model's own flag is already True, it does not reach the layers frozen one by one."""
+    for layer in d_model.layers:
+        layer.trainable = True
+    d_model.trainable = True
+
+
+def freeze_discriminator(d_model, batchnorm):
+    """Before a composite update: freeze every discriminator layer, but its BatchNormalization
+    layers when `batchnorm` is "trainable" (the tutorials' choice; "frozen" freezes them too)."""
+    d_model.trainable = batchnorm == "trainable"
+    for layer in d_model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
 # ---------------------------------------------------------------------------------------
 # Files a run writes. Each is written under a temporary name and renamed into place, so a
 # run killed at any moment leaves the previous file whole.
@@ -336,7 +354,7 @@ def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
 
 
 def save_generator(g_model, path, **info):
-    """The generator as .h5, with what sample.py needs to know stored inside the file."""
+    """A generator (or InfoGAN's Q model) as .h5, with what sample.py needs to know stored inside."""
 
     def write(tmp):
         g_model.save(tmp)

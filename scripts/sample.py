@@ -5,6 +5,9 @@
     python scripts/sample.py outputs/cgan_fashion/generator.h5 --per-class     # one column per class
     python scripts/sample.py outputs/gan_fashion/generator.h5 --point 0.75     # latent vector filled with 0.75
     python scripts/sample.py outputs/gan_fashion/generator.h5 --interpolate    # one random point to another
+    python scripts/sample.py outputs/infogan_mnist/generator.h5                # one row per code value
+    python scripts/sample.py outputs/infogan_mnist/generator.h5 --code 3       # categorical code 3
+    python scripts/sample.py outputs/infogan_mnist/generator.h5 --sweep 0      # continuous code 0, -2 to 2
 
 The generator file says what it is (kind, latent size, classes, image shape), so no other
 flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG;
@@ -16,6 +19,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
+import infogan_mnist
+
+GENERATOR_KINDS = {"gan", "cgan", "dcgan", "acgan", "infogan"}
 
 
 def parse_label(text, info):
@@ -35,8 +42,40 @@ def parse_label(text, info):
     return label
 
 
+def draw_infogan(args, info):
+    """InfoGAN: rows per code value (default), one code value (--code), or a sweep (--sweep)."""
+    latent_dim, n_cat, n_cont, n = info["latent_dim"], info["n_cat"], info["n_cont"], args.n
+    if args.label is not None or args.per_class:
+        raise gc.UserError("an InfoGAN generator has codes, not classes: use --code or --sweep")
+    if args.code is not None and not 0 <= args.code < n_cat:
+        raise gc.UserError(f"code {args.code} is out of range: this generator has codes 0-{n_cat - 1}")
+    if args.sweep is not None:
+        if not 0 <= args.sweep < n_cont:
+            raise gc.UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
+        inputs = infogan_mnist.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep)
+        return inputs, len(infogan_mnist.SWEEP), None, f"continuous code {args.sweep} from -2 to 2, a row per value"
+    if args.code is None and args.point is None and not args.interpolate:
+        return infogan_mnist.code_grid_inputs(latent_dim, n_cat, n_cont, n), n, None, "one row per code value"
+    code = args.code or 0
+    if args.point is not None:
+        noise, n_cols, title = np.full((1, latent_dim), args.point), 1, f"point {args.point}"
+    elif args.interpolate:
+        start, end = np.random.randn(2, latent_dim)
+        ratios = np.linspace(0, 1, n)[:, None]
+        noise, n_cols, title = (1 - ratios) * start + ratios * end, n, "interpolation"
+    else:
+        noise, n_cols, title = np.random.randn(n * n, latent_dim), n, f"{n}x{n} grid"
+    one_hot = np.tile(np.eye(n_cat)[code], (len(noise), 1))
+    inputs = np.hstack((noise, one_hot, np.zeros((len(noise), n_cont)))).astype("float32")
+    return inputs, n_cols, None, f"{title}, code {code}"
+
+
 def draw(args, info):
     """(generator inputs, number of grid columns, column titles, title) for the chosen mode."""
+    if info["kind"] == "infogan":
+        return draw_infogan(args, info)
+    if args.code is not None or args.sweep is not None:
+        raise gc.UserError(f"--code and --sweep are for InfoGAN generators; this one is {info['kind']}")
     latent_dim, n, n_classes = info["latent_dim"], args.n, info["n_classes"]
     label = parse_label(args.label, info) if args.label is not None else None
     if args.per_class:
@@ -66,31 +105,39 @@ def draw(args, info):
     return [z_input, labels], n_cols, None, title
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
     parser.add_argument("--n", type=gc.positive_int, default=10,
                         help="grid size, rows per class, or interpolation steps")
     parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
+    parser.add_argument("--code", type=int, default=None, help="categorical code value (InfoGAN)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--per-class", action="store_true", help="one column per class")
     mode.add_argument("--point", type=float, default=None, help="draw the latent vector filled with this value")
     mode.add_argument("--interpolate", action="store_true", help="walk from one random latent point to another")
+    mode.add_argument("--sweep", type=int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
     parser.add_argument("--out", default=None, help="PNG to write (default: beside the generator)")
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
     parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.seed is not None:
         np.random.seed(args.seed)
 
     info = gc.read_generator_info(args.generator)
+    if info["kind"] not in GENERATOR_KINDS:
+        raise gc.UserError(f"{args.generator} is an {info['kind']} model, not a generator")
     inputs, n_cols, titles, title = draw(args, info)
     g_model, _ = gc.load_generator(args.generator)
     images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=0))
 
     mode_name = "per_class" if args.per_class else "point" if args.point is not None else \
-        "interpolate" if args.interpolate else "grid"
+        "interpolate" if args.interpolate else "sweep" if args.sweep is not None else "grid"
     out = Path(args.out) if args.out else Path(args.generator).with_name(f"sample_{mode_name}.png")
     gc.save_grid(images, out, n_cols, col_titles=titles, title=title)
     print(f"wrote {out} ({len(images)} images, {title})")

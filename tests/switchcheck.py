@@ -24,20 +24,24 @@ def changed(before, after):
     return [not np.array_equal(b, a) for b, a in zip(before, after)]
 
 
-def watch_updates(d_model, g_model, gan_model):
-    """Wrap both models' train_on_batch to record which weights (moving statistics too) each call moved."""
-    d_vars, g_vars = list(d_model.weights), list(g_model.weights)
+def watch_updates(d_model, g_model, gan_model, **others):
+    """Wrap both models' train_on_batch to record which weights (moving statistics too) each call
+    moved, in the discriminator ("d"), the generator ("g") and any model passed by keyword."""
+    watched = {"d": list(d_model.weights), "g": list(g_model.weights)}
+    watched.update({key: list(model.weights) for key, model in others.items()})
     records = []
 
     def spy(model, kind):
         original = model.train_on_batch
 
         def train_on_batch(x, y, *args, **kwargs):
-            d_before, g_before = snapshot(d_vars), snapshot(g_vars)
+            before = {key: snapshot(variables) for key, variables in watched.items()}
             result = original(x, y, *args, **kwargs)
-            records.append(dict(kind=kind, y=y, result=result, d_moved=changed(d_before, snapshot(d_vars)),
-                                g_moved=changed(g_before, snapshot(g_vars)),
-                                d_names=[v.path for v in d_vars], g_names=[v.path for v in g_vars]))
+            record = dict(kind=kind, y=y, result=result)
+            for key, variables in watched.items():
+                record[f"{key}_moved"] = changed(before[key], snapshot(variables))
+                record[f"{key}_names"] = [v.path for v in variables]
+            records.append(record)
             return result
 
         model.train_on_batch = train_on_batch

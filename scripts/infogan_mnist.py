@@ -1,0 +1,226 @@
+"""InfoGAN for MNIST: a GAN that discovers, without labels, a control code for the digit shown
+(and, with N_CONT = 2, codes for slant and width).
+
+Chen et al., "InfoGAN: Interpretable Representation Learning by Information Maximizing
+Generative Adversarial Nets" (2016), as the classic Keras tutorial builds it: the generator's
+input is 62 Gaussian numbers plus a one-hot categorical code; an auxiliary model Q shares the
+discriminator's feature layers and is trained, through the composite model, to recover the
+code from the generated image (the mutual-information term).
+
+Run it:
+    python scripts/infogan_mnist.py                                  # 100 epochs, the tutorial's run
+    python scripts/infogan_mnist.py --n-cont 2                       # the paper's MNIST setting
+    python scripts/infogan_mnist.py --epochs 1 --steps-per-epoch 20  # a quick check
+
+How long: see the README's table (seconds a step at batch 64 on a 2-core CPU, measured by
+scripts/benchmark.py); 937 steps an epoch.
+
+Writes to outputs/infogan_mnist/: every EVAL_EVERY epochs a grid with one row per categorical
+value (generated_plot_e010.png: which value became which digit), one sweep grid per
+continuous code from -2 to 2 with the other inputs fixed (generated_sweep0_e010.png), and
+snapshots of the generator and of the Q model (generator_e010.h5, q_model_e010.h5); the final
+generator.h5 and q_model.h5, losses.csv and losses.png, and the architecture plots.
+
+Continuous codes (N_CONT > 0) are uniform in [-1, 1], and Q predicts each through its own
+linear head with a mean-squared-error loss weighted by LAMBDA_CONT. MSE is the Gaussian
+log-likelihood with a fixed spread: it needs no extra output, and it cannot be gamed the way
+a predicted spread can early in training (a spread that grows without bound makes the loss
+small without recovering the code).
+
+Keras 3 and the frozen discriminator: the tutorial freezes the discriminator's layers once,
+before compiling the composite model. Keras 3 reads `trainable` when a model's train function
+is first traced, so the discriminator is made trainable before each of its own updates and
+frozen again before each composite update, from the first step.
+
+BatchNormalization in the composite update (BATCHNORM_IN_COMPOSITE): as in the tutorial, the
+shared feature layers are frozen in the composite update except BatchNormalization
+("trainable", the default). The generator and Q are then trained against the discriminator's
+features computed with the fake batch's own statistics, as in the discriminator's own update
+on a fake half-batch; the price is that the composite update also moves those
+BatchNormalization layers' gamma, beta and moving statistics. "frozen" leaves every
+discriminator weight alone and runs its BatchNormalization on moving statistics instead.
+acgan_fashion.py's docstring and the README say more; the tests pin which weights each
+update moves.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import keras
+import numpy as np
+from keras import layers
+
+LATENT_DIM = 62
+N_CAT = 10
+N_CONT = 0  # 2 gives the paper's MNIST setting
+LAMBDA_CONT = 1.0
+N_EPOCHS = 100
+N_BATCH = 64
+EVAL_EVERY = 10
+LEARNING_RATE = 0.0002
+BETA_1 = 0.5
+BATCHNORM_IN_COMPOSITE = "trainable"  # or "frozen"; the docstring says what each does
+SWEEP = np.linspace(-2, 2, 10)
+
+
+def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1)):
+    """The discriminator and the auxiliary model Q, sharing the feature layers."""
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_image = keras.Input(shape=in_shape)
+    d = layers.Conv2D(64, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(in_image)
+    d = layers.LeakyReLU(negative_slope=0.1)(d)
+    d = layers.Conv2D(128, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d)
+    d = layers.LeakyReLU(negative_slope=0.1)(d)
+    d = layers.BatchNormalization()(d)
+    d = layers.Conv2D(256, (4, 4), padding="same", kernel_initializer=init)(d)
+    d = layers.LeakyReLU(negative_slope=0.1)(d)
+    d = layers.BatchNormalization()(d)
+    d = layers.Flatten()(d)
+    out_classifier = layers.Dense(1, activation="sigmoid")(d)
+    d_model = keras.Model(in_image, out_classifier, name="discriminator")
+    d_model.compile(loss="binary_crossentropy",
+                    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+    q = layers.Dense(128)(d)
+    q = layers.BatchNormalization()(q)
+    q = layers.LeakyReLU(negative_slope=0.1)(q)
+    out_codes = [layers.Dense(n_cat, activation="softmax", name="category")(q)]
+    out_codes += [layers.Dense(1, name=f"cont_{k}")(q) for k in range(n_cont)]
+    q_model = keras.Model(in_image, out_codes, name="q_model")
+    return d_model, q_model
+
+
+def define_generator(gen_input_size):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_lat = keras.Input(shape=(gen_input_size,))
+    gen = layers.Dense(512 * 7 * 7, kernel_initializer=init)(in_lat)
+    gen = layers.Activation("relu")(gen)
+    gen = layers.BatchNormalization()(gen)
+    gen = layers.Reshape((7, 7, 512))(gen)
+    gen = layers.Conv2D(128, (4, 4), padding="same", kernel_initializer=init)(gen)
+    gen = layers.Activation("relu")(gen)
+    gen = layers.BatchNormalization()(gen)
+    gen = layers.Conv2DTranspose(64, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
+    gen = layers.Activation("relu")(gen)
+    gen = layers.BatchNormalization()(gen)
+    gen = layers.Conv2DTranspose(1, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
+    out_layer = layers.Activation("tanh")(gen)
+    return keras.Model(in_lat, out_layer, name="generator")
+
+
+def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_COMPOSITE):
+    gc.freeze_discriminator(d_model, batchnorm)
+    d_output = d_model(g_model.output)
+    q_outputs = q_model(g_model.output)
+    # Named outputs, so that Keras reports each loss under its own name.
+    names = ["source", "category"] + [f"cont_{k}" for k in range(n_cont)]
+    outputs = [layers.Identity(name=name)(t) for name, t in zip(names, [d_output, *q_outputs])]
+    model = keras.Model(g_model.input, outputs, name="gan")
+    model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
+                  loss_weights=[1.0, 1.0] + [LAMBDA_CONT] * n_cont,
+                  optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+    return model
+
+
+def load_real_samples(data_dir=None):
+    """MNIST training images in [-1, 1]."""
+    images, _ = gc.load_dataset("mnist", data_dir)
+    return gc.scale_images(images)
+
+
+def generate_latent_points(latent_dim, n_cat, n_samples, n_cont=N_CONT):
+    """[generator input, one-hot categorical codes, continuous codes]."""
+    z_latent = np.random.randn(n_samples, latent_dim).astype("float32")
+    cat_codes = keras.utils.to_categorical(np.random.randint(0, n_cat, n_samples), n_cat).astype("float32")
+    cont_codes = np.random.uniform(-1, 1, (n_samples, n_cont)).astype("float32")
+    z_input = np.hstack((z_latent, cat_codes, cont_codes))
+    return [z_input, cat_codes, cont_codes]
+
+
+def generate_fake_samples(g_model, latent_dim, n_cat, n_samples, n_cont=N_CONT):
+    z_input, _, _ = generate_latent_points(latent_dim, n_cat, n_samples, n_cont)
+    images = g_model.predict_on_batch(z_input)
+    y = np.zeros((n_samples, 1), dtype="float32")
+    return images, y
+
+
+def code_grid_inputs(latent_dim, n_cat, n_cont, n_cols=10):
+    """One row per categorical value, the same n_cols latent points in every row."""
+    z_latent = np.tile(np.random.randn(n_cols, latent_dim), (n_cat, 1))
+    cat_codes = np.repeat(np.eye(n_cat), n_cols, axis=0)
+    return np.hstack((z_latent, cat_codes, np.zeros((n_cat * n_cols, n_cont)))).astype("float32")
+
+
+def sweep_grid_inputs(latent_dim, n_cat, n_cont, code):
+    """One row per categorical value; along each row continuous code `code` goes from -2 to 2."""
+    z_input = code_grid_inputs(latent_dim, n_cat, n_cont, len(SWEEP))
+    z_input[:, latent_dim + n_cat + code] = np.tile(SWEEP, n_cat)
+    return z_input
+
+
+def summarize_performance(epoch, g_model, q_model, latent_dim, n_cat, out_dir, n_cont=N_CONT):
+    """The per-value grid, one sweep grid per continuous code, and snapshots of G and Q."""
+    images = g_model.predict_on_batch(code_grid_inputs(latent_dim, n_cat, n_cont))
+    gc.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", 10,
+                 title=f"epoch {epoch}: one row per categorical value")
+    for code in range(n_cont):
+        images = g_model.predict_on_batch(sweep_grid_inputs(latent_dim, n_cat, n_cont, code))
+        gc.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(SWEEP),
+                     title=f"epoch {epoch}: continuous code {code} from -2 to 2")
+    save_models(g_model, q_model, out_dir, f"_e{epoch:03d}", latent_dim, n_cat, n_cont, epoch)
+
+
+def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, epoch):
+    gc.save_generator(g_model, out_dir / f"generator{suffix}.h5", kind="infogan", latent_dim=latent_dim,
+                      n_cat=n_cat, n_cont=n_cont, n_classes=0, class_names=[], image_shape=[28, 28, 1],
+                      dataset="mnist", epoch=epoch)
+    gc.save_generator(q_model, out_dir / f"q_model{suffix}.h5", kind="infogan_q", latent_dim=latent_dim,
+                      n_cat=n_cat, n_cont=n_cont, epoch=epoch)
+
+
+def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_epochs=N_EPOCHS,
+          n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY,
+          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gc.default_out("infogan_mnist")):
+    bat_per_epo = steps_per_epoch or len(dataset) // n_batch
+    half_batch = n_batch // 2
+    y_gan = np.ones((n_batch, 1), dtype="float32")
+    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
+    for i in range(n_epochs):
+        log.start_epoch(i + 1, n_epochs, bat_per_epo)
+        for j in range(bat_per_epo):
+            X_real, y_real = gc.generate_real_samples(dataset, half_batch)
+            gc.unfreeze_discriminator(d_model)
+            d_loss1 = d_model.train_on_batch(X_real, y_real)
+            X_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_cat, half_batch, n_cont)
+            d_loss2 = d_model.train_on_batch(X_fake, y_fake)
+            z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont)
+            gc.freeze_discriminator(d_model, batchnorm)
+            _, g_1, g_2, *q_cont = gan_model.train_on_batch(
+                z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
+            log.step(i + 1, j + 1, d_loss1, d_loss2, g_1, g_2, *q_cont)
+        log.save()
+        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
+            summarize_performance(i + 1, g_model, q_model, latent_dim, n_cat, out_dir, n_cont)
+    save_models(g_model, q_model, out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
+    print(f"generator saved to {out_dir / 'generator.h5'}, Q model to {out_dir / 'q_model.h5'}")
+
+
+def main(argv=None):
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser.add_argument("--n-cat", type=gc.positive_int, default=N_CAT, help="values of the categorical code")
+    parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
+                        help="continuous codes")
+    parser.add_argument("--batchnorm-in-composite", choices=["trainable", "frozen"],
+                        default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
+    args = parser.parse_args(argv)
+    out_dir = gc.prepare_run(args, "infogan_mnist")
+    dataset = load_real_samples(args.data_dir)
+    gc.check_batch(args.batch_size, len(dataset))
+    d_model, q_model = define_discriminator(args.n_cat, args.n_cont)
+    g_model = define_generator(LATENT_DIM + args.n_cat + args.n_cont)
+    gan_model = define_gan(g_model, d_model, q_model, args.n_cont, args.batchnorm_in_composite)
+    gc.plot_architectures(out_dir, d_model, q_model, g_model, gan_model)
+    train(g_model, d_model, q_model, gan_model, dataset, LATENT_DIM, args.n_cat, args.epochs,
+          args.batch_size, n_cont=args.n_cont, steps_per_epoch=args.steps_per_epoch,
+          eval_every=args.eval_every, batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

@@ -1,0 +1,113 @@
+"""InfoGAN: which weights each update moves, outputs with and without continuous codes, sampling."""
+import keras
+import numpy as np
+import pytest
+
+import gan_common as gc
+import infogan_mnist
+import sample
+import switchcheck
+
+BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+def moved(record, key):
+    return {name for name, m in zip(record[f"{key}_names"], record[f"{key}_moved"]) if m}
+
+
+@pytest.mark.parametrize("batchnorm", ["trainable", "frozen"])
+def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
+    dataset = infogan_mnist.load_real_samples(tiny_data)
+    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
+    g_model = infogan_mnist.define_generator(62 + 10 + 2)
+    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2, batchnorm)
+    records = switchcheck.watch_updates(d_model, g_model, gan_model, q=q_model)
+    infogan_mnist.train(g_model, d_model, q_model, gan_model, dataset, 62, 10, 1, 8, n_cont=2,
+                        steps_per_epoch=2, batchnorm=batchnorm, out_dir=tmp_path)
+    all_d = set(records[0]["d_names"])
+    shared = {n for n in all_d if n in set(records[0]["q_names"])}
+    q_own = set(records[0]["q_names"]) - shared
+    shared_batchnorm = {n for n in shared if n.endswith(BATCHNORM_WEIGHTS)}
+    assert len(shared_batchnorm) == 8 and len(q_own) == 2 + 4 + 2 + 2 * 2  # Dense, BN, category, 2 codes
+    for record in records:
+        if record["kind"] == "d":
+            assert moved(record, "d") == all_d
+            assert moved(record, "g") == set() and moved(record, "q") & q_own == set()
+        else:
+            assert moved(record, "g") == set(record["g_names"])
+            assert moved(record, "q") & q_own == q_own
+            assert moved(record, "d") == (shared_batchnorm if batchnorm == "trainable" else set())
+
+
+@pytest.mark.parametrize("n_cont", [0, 2])
+def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont, tiny_data, tmp_path):
+    gc.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+                                     "--steps-per-epoch", "2", "--batch-size", "8", "--n-cont", str(n_cont)])
+    expected = ["generated_plot_e001.png", "generator_e001.h5", "q_model_e001.h5", "generator.h5",
+                "q_model.h5", "losses.csv", "losses.png"] + [f"generated_sweep{k}_e001.png" for k in range(n_cont)]
+    for name in expected:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / f"generated_sweep{n_cont}_e001.png").exists()
+    g_model = keras.models.load_model(tmp_path / "generator.h5", compile=False)
+    assert g_model.input.shape[1] == 62 + 10 + n_cont
+    images = np.asarray(g_model.predict_on_batch(np.zeros((3, 72 + n_cont), "float32")))
+    assert images.shape == (3, 28, 28, 1) and np.abs(images).max() <= 1
+    q_model = keras.models.load_model(tmp_path / "q_model.h5", compile=False)
+    q_out = q_model.predict_on_batch(images)
+    q_out = q_out if isinstance(q_out, (list, tuple)) else [q_out]
+    assert len(q_out) == 1 + n_cont and np.allclose(np.sum(q_out[0], axis=1), 1, atol=1e-5)
+    header = (tmp_path / "losses.csv").read_text().splitlines()[0]
+    assert header == ",".join(["epoch", "step", "d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
+
+
+def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
+    dataset = infogan_mnist.load_real_samples(tiny_data)
+    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
+    g_model = infogan_mnist.define_generator(74)
+    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2)
+    z_input, cat_codes, cont_codes = infogan_mnist.generate_latent_points(62, 10, 8, 2)
+    targets = [np.ones((8, 1)), cat_codes, cont_codes[:, :1], cont_codes[:, 1:]]
+    as_list = gan_model.test_on_batch(z_input, targets)
+    as_dict = gan_model.test_on_batch(z_input, targets, return_dict=True)
+    names = ["loss", "source_loss", "category_loss", "cont_0_loss", "cont_1_loss"]
+    np.testing.assert_allclose(as_list, [as_dict[n] for n in names], rtol=1e-5)
+    assert dataset.shape[1:] == (28, 28, 1)
+
+
+@pytest.fixture(scope="module")
+def infogan_generator(tmp_path_factory):
+    path = tmp_path_factory.mktemp("infogan") / "generator.h5"
+    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
+    infogan_mnist.save_models(infogan_mnist.define_generator(74), q_model, path.parent, "", 62, 10, 2, 0)
+    return path
+
+
+def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
+    info = gc.read_generator_info(infogan_generator)
+    inputs, _, _, _ = sample.draw(sample.parse_args([str(infogan_generator), "--code", "3", "--n", "2"]), info)
+    assert inputs.shape == (4, 74)
+    np.testing.assert_array_equal(inputs[:, 62:72], np.tile(np.eye(10)[3], (4, 1)))
+    np.testing.assert_array_equal(inputs[:, 72:], 0)
+
+
+@pytest.mark.parametrize("flags,count", [([], 30), (["--code", "7", "--n", "2"], 4), (["--sweep", "1"], 100),
+                                         (["--point", "0.5", "--code", "2"], 1), (["--interpolate", "--n", "4"], 4)])
+def test_sample_modes(infogan_generator, tmp_path, flags, count):
+    gc.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
+                              "--save-array", str(tmp_path / "a.npy"), *flags])
+    assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
+
+
+@pytest.mark.parametrize("flags,message", [(["--code", "10"], "code 10 is out of range"),
+                                           (["--sweep", "2"], "no continuous code 2"),
+                                           (["--label", "3"], "has codes, not classes")])
+def test_sample_refuses_bad_codes(infogan_generator, tmp_path, flags, message, capsys):
+    with pytest.raises(SystemExit):
+        gc.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
+    assert message in capsys.readouterr().err
+
+
+def test_sample_refuses_the_q_model(infogan_generator, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        gc.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
+    assert "is an infogan_q model, not a generator" in capsys.readouterr().err
