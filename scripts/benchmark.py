@@ -30,7 +30,7 @@ from numpy.random import randint, randn
 DATASET_SIZE = 50000  # Fashion-MNIST has 60,000 training images, CIFAR-10 50,000: either gives the same step time
 
 
-def tutorial_train_gan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch):
+def tutorial_train_gan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
     """The unconditional tutorials' loop (gan_fashion, dcgan_cifar10) as they wrote it."""
     half_batch = int(n_batch / 2)
     for j in range(n_steps):
@@ -48,7 +48,7 @@ def tutorial_train_gan(g_model, d_model, gan_model, dataset, latent_dim, n_steps
         print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
 
 
-def tutorial_train_cgan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch):
+def tutorial_train_cgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
     """cgan_fashion's loop as the tutorial wrote it."""
     half_batch = int(n_batch / 2)
     images, labels = dataset
@@ -71,7 +71,7 @@ def tutorial_train_cgan(g_model, d_model, gan_model, dataset, latent_dim, n_step
         print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
 
 
-def tutorial_train_acgan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch):
+def tutorial_train_acgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
     """acgan_fashion's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
     half_batch = int(n_batch / 2)
     images, labels = dataset
@@ -97,7 +97,7 @@ def tutorial_train_acgan(g_model, d_model, gan_model, dataset, latent_dim, n_ste
         print(">%d, dr[%.3f,%.3f], df[%.3f,%.3f], g[%.3f,%.3f]" % (i + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2))
 
 
-def tutorial_train_infogan(g_model, d_model, gan_model, dataset, latent_dim, n_steps, n_batch, n_cat=10):
+def tutorial_train_infogan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, n_cat=10):
     """infogan_mnist's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
     half_batch = int(n_batch / 2)
     for i in range(n_steps):
@@ -121,8 +121,29 @@ def tutorial_train_infogan(g_model, d_model, gan_model, dataset, latent_dim, n_s
         print(">%d, d[%.3f,%.3f], g[%.3f] q[%.3f]" % (i + 1, d_loss1, d_loss2, g_1, g_2))
 
 
-def random_gan_data(shape):
-    return gc.scale_images(np.random.randint(0, 256, (DATASET_SIZE, *shape), dtype=np.uint8))
+def tutorial_train_pix2pix(g_model, d_model, gan_model, dataset, n_steps, n_batch):
+    """pix2pix_maps's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
+    n_patch = d_model.output_shape[1]
+    trainA, trainB = dataset
+    for i in range(n_steps):
+        ix = randint(0, trainA.shape[0], n_batch)
+        X_realA, X_realB = trainA[ix], trainB[ix]
+        y_real = ones((n_batch, n_patch, n_patch, 1))
+        X_fakeB = g_model.predict(X_realA)
+        y_fake = zeros((len(X_fakeB), n_patch, n_patch, 1))
+        for layer in d_model.layers:
+            layer.trainable = True
+        d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
+        d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
+        for layer in d_model.layers:
+            if not isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        g_loss, _, _ = gan_model.train_on_batch(X_realA, [y_real, X_realB])
+        print(">%d, d1[%.3f] d2[%.3f] g[%.3f]" % (i + 1, d_loss1, d_loss2, g_loss))
+
+
+def random_gan_data(shape, size=DATASET_SIZE):
+    return gc.scale_images(np.random.randint(0, 256, (size, *shape), dtype=np.uint8))
 
 
 def random_cgan_data(shape):
@@ -153,6 +174,17 @@ def build_infogan(script):
     return g_model, d_model, gan_model, own_train
 
 
+def build_pix2pix(script):
+    d_model, g_model = script.define_discriminator(), script.define_generator()
+    gan_model = script.define_gan(g_model, d_model)
+
+    def own_train(dataset, n_batch, n_steps, out_dir):
+        script.train(d_model, g_model, gan_model, dataset, 1, n_batch, steps_per_epoch=n_steps,
+                     eval_every=10 ** 6, out_dir=out_dir)
+
+    return g_model, d_model, gan_model, own_train
+
+
 # For each script: its tutorial loop, random data of its dataset's shape, how its models are built.
 BENCHMARKS = {
     "gan_fashion": (tutorial_train_gan, lambda: random_gan_data((28, 28, 1)), build_standard),
@@ -160,6 +192,8 @@ BENCHMARKS = {
     "dcgan_cifar10": (tutorial_train_gan, lambda: random_gan_data((32, 32, 3)), build_standard),
     "acgan_fashion": (tutorial_train_acgan, lambda: random_cgan_data((28, 28, 1)), build_standard),
     "infogan_mnist": (tutorial_train_infogan, lambda: random_gan_data((28, 28, 1)), build_infogan),
+    "pix2pix_maps": (tutorial_train_pix2pix, lambda: [random_gan_data((256, 256, 3), 64) for _ in range(2)],
+                     build_pix2pix),
 }
 
 
@@ -192,8 +226,9 @@ def benchmark(name, n_batch, n_steps, rounds):
     out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
 
     def tutorial():
-        return step_times(gan_model, lambda: tutorial_train(g_model, d_model, gan_model, dataset,
-                                                            script.LATENT_DIM, n_steps, n_batch))
+        latent = (script.LATENT_DIM,) if hasattr(script, "LATENT_DIM") else ()
+        return step_times(gan_model, lambda: tutorial_train(g_model, d_model, gan_model, dataset, n_steps,
+                                                            n_batch, *latent))
 
     def own():
         return step_times(own_gan_model, lambda: own_train(dataset, n_batch, n_steps, out_dir))
@@ -241,7 +276,7 @@ def main(argv=None):
     for name in args.scripts or BENCHMARKS:
         n_batch, tutorial, own = benchmark(name, args.batch_size, args.steps, args.rounds)
         print(f"| {name} | {n_batch} | {tutorial:.3f} | {own:.3f} | {tutorial / own:.2f}x | "
-              f"{n_batch / own:.0f} |", flush=True)
+              f"{n_batch / own:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DATA_DIR = REPO_DIR / "data"
@@ -351,6 +352,30 @@ def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
     z_input = generate_latent_points(latent_dim, n_rows * n_classes)
     images = g_model.predict_on_batch([z_input, np.tile(np.arange(n_classes), n_rows)])
     save_grid(images, path, n_classes, col_titles=class_names if n_classes <= 10 else None, title=title)
+
+
+def save_image(image, path):
+    """One image in [-1, 1] as a PNG of its own size."""
+    pixels = np.clip((np.asarray(image) + 1) * 127.5, 0, 255).round().astype(np.uint8)
+    _atomic(path, lambda tmp: Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(tmp, "PNG"))
+
+
+def save_npz(path, **arrays):
+    _atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+
+
+def load_npz(path, keys, image_shape):
+    """uint8 image arrays saved by `save_npz`, checked for their keys and image shape."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in keys}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise UserError(f"{path} is corrupt or truncated ({_one_line(error)}); delete it to prepare it again")
+    for key, array in arrays.items():
+        if array.shape[1:] != tuple(image_shape) or array.dtype != np.uint8:
+            raise UserError(f"{path}: '{key}' should hold uint8 images of shape {tuple(image_shape)}, "
+                            f"found {array.dtype} {array.shape[1:]}; delete it to prepare it again")
+    return arrays
 
 
 def save_generator(g_model, path, **info):

@@ -8,6 +8,9 @@
     python scripts/sample.py outputs/infogan_mnist/generator.h5                # one row per code value
     python scripts/sample.py outputs/infogan_mnist/generator.h5 --code 3       # categorical code 3
     python scripts/sample.py outputs/infogan_mnist/generator.h5 --sweep 0      # continuous code 0, -2 to 2
+    python scripts/sample.py outputs/pix2pix_sat2map/generator.h5 --image photo.jpg       # translate an image
+    python scripts/sample.py outputs/pix2pix_sat2map/generator.h5 --image photos/         # ... or a folder
+    python scripts/sample.py outputs/pix2pix_sat2map/generator.h5 --image 1.jpg --pair    # a 1200x600 pair
 
 The generator file says what it is (kind, latent size, classes, image shape), so no other
 flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG;
@@ -19,10 +22,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 import infogan_mnist
+import pix2pix_maps
 
-GENERATOR_KINDS = {"gan", "cgan", "dcgan", "acgan", "infogan"}
+GENERATOR_KINDS = {"gan", "cgan", "dcgan", "acgan", "infogan", "pix2pix"}
 
 
 def parse_label(text, info):
@@ -105,6 +110,56 @@ def draw(args, info):
     return [z_input, labels], n_cols, None, title
 
 
+def read_image(path, size):
+    """An image file as RGB in [-1, 1], resized to size (width, height); one line if unreadable."""
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR), dtype="float32")
+    except (UnidentifiedImageError, OSError) as error:
+        raise gc.UserError(f"{path} is not a readable image ({type(error).__name__})")
+    return pixels / 127.5 - 1
+
+
+def translate(args, info, g_model):
+    """Pix2Pix: translate one image, every image in a folder, or the source half of a dataset pair."""
+    source = Path(args.image)
+    if args.pair:
+        width, height = Image.open(source).size if source.is_file() else (0, 0)
+        if width != 2 * height:
+            raise gc.UserError(f"{source}: --pair needs a dataset pair twice as wide as high "
+                               f"(1200x600 in maps), found {width}x{height}")
+        pixels = read_image(source, (512, 256))
+        halves = [pixels[:, :256], pixels[:, 256:]]
+        src, tar = halves if info["direction"] == "sat2map" else halves[::-1]
+        generated = g_model.predict_on_batch(src[None])[0]
+        out = Path(args.out) if args.out else Path(args.generator).with_name(f"{source.stem}_pair.png")
+        gc.save_grid(np.stack([src, generated, tar]), out, 3, col_titles=["source", "generated", "target"],
+                     title=info["direction"])
+        print(f"wrote {out}")
+        return generated[None]
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.is_file())
+        out_dir = Path(args.out) if args.out else Path(args.generator).with_name("translated")
+        results = []
+        for path in files:
+            try:
+                image = read_image(path, (256, 256))
+            except gc.UserError as error:
+                print(f"warning: skipped {error}")
+                continue
+            results.append(g_model.predict_on_batch(image[None])[0])
+            gc.save_image(results[-1], out_dir / f"{path.stem}.png")
+        print(f"wrote {len(results)} translations to {out_dir} ({len(files) - len(results)} skipped)")
+        return np.stack(results) if results else np.zeros((0, *pix2pix_maps.IMAGE_SHAPE))
+    if not source.is_file():
+        raise gc.UserError(f"no such file or folder: {source}")
+    generated = g_model.predict_on_batch(read_image(source, (256, 256))[None])
+    out = Path(args.out) if args.out else Path(args.generator).with_name(f"{source.stem}_{info['direction']}.png")
+    gc.save_image(generated[0], out)
+    print(f"wrote {out}")
+    return generated
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -118,7 +173,10 @@ def parse_args(argv=None):
     mode.add_argument("--point", type=float, default=None, help="draw the latent vector filled with this value")
     mode.add_argument("--interpolate", action="store_true", help="walk from one random latent point to another")
     mode.add_argument("--sweep", type=int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
-    parser.add_argument("--out", default=None, help="PNG to write (default: beside the generator)")
+    parser.add_argument("--image", default=None, help="Pix2Pix: an image file or a folder of them to translate")
+    parser.add_argument("--pair", action="store_true", help="Pix2Pix: --image is a 1200x600 dataset pair")
+    parser.add_argument("--out", default=None, help="PNG to write, or folder for --image FOLDER "
+                                                    "(default: beside the generator)")
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
     parser.add_argument("--seed", type=int, default=None)
     return parser.parse_args(argv)
@@ -132,6 +190,16 @@ def main(argv=None):
     info = gc.read_generator_info(args.generator)
     if info["kind"] not in GENERATOR_KINDS:
         raise gc.UserError(f"{args.generator} is an {info['kind']} model, not a generator")
+    if info["kind"] == "pix2pix" and args.image is None:
+        raise gc.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
+    if info["kind"] != "pix2pix" and (args.image is not None or args.pair):
+        raise gc.UserError(f"--image and --pair need a Pix2Pix generator; this one is {info['kind']}")
+    if info["kind"] == "pix2pix":
+        g_model, _ = gc.load_generator(args.generator)
+        images = translate(args, info, g_model)
+        if args.save_array:
+            np.save(args.save_array, images)
+        return
     inputs, n_cols, titles, title = draw(args, info)
     g_model, _ = gc.load_generator(args.generator)
     images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=0))

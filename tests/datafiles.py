@@ -81,3 +81,25 @@ def write_cifar10_archive(path, batches):
             member = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             member.size = len(raw)
             archive.addfile(member, io.BytesIO(raw))
+
+
+SATELLITE_COLOUR, MAP_COLOUR = (200, 40, 40), (40, 40, 200)
+
+
+def write_maps_pair(path, size=(1200, 600)):
+    """A maps-style JPEG pair: the satellite half (left) red, the map half (right) blue."""
+    from PIL import Image
+    width, height = size
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, : width // 2] = SATELLITE_COLOUR
+    pixels[:, width // 2:] = MAP_COLOUR
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, "JPEG", quality=95)
+
+
+def write_maps_folder(root, n_train=3, n_val=2, broken=True):
+    for split, count in (("train", n_train), ("val", n_val)):
+        for k in range(count):
+            write_maps_pair(Path(root) / "maps" / split / f"{k + 1}.jpg")
+    if broken:
+        (Path(root) / "maps" / "train" / "broken.jpg").write_text("not a JPEG")

@@ -1,0 +1,285 @@
+"""Pix2Pix for the Berkeley maps pairs: satellite photo to Google map, or map to satellite photo.
+
+Isola et al., "Image-to-Image Translation with Conditional Adversarial Networks" (2017), as the
+classic Keras tutorial builds it: a U-Net generator with skip connections, and a 70x70
+PatchGAN discriminator that scores each 70x70 patch of the (source, target) pair, giving a
+16x16 map of scores for a 256x256 image. The generator's loss is the adversarial loss plus 100
+times the mean absolute error to the real target.
+
+Data: the `maps` archive (1096 training pairs, 1098 validation pairs; each JPEG is 1200x600,
+satellite on the left, map on the right) from
+http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz, unpacked into data/ (giving
+data/maps/train/) or into the folder given with --data-dir. The script prepares it on first
+use: each pair resized to 256x512 and split in two 256x256 images, saved beside the folder as
+maps_256.npz (training) and maps_256_val.npz (validation).
+
+Run it:
+    python scripts/pix2pix_maps.py --prepare                         # only prepare the arrays
+    python scripts/pix2pix_maps.py                                   # 100 epochs, satellite to map
+    python scripts/pix2pix_maps.py --direction map2sat               # the tutorial's second model
+    python scripts/pix2pix_maps.py --epochs 1 --steps-per-epoch 10   # a quick check
+
+How long: see the README's table (seconds a step at batch 1 on a 2-core CPU, measured by
+scripts/benchmark.py); 1096 steps an epoch.
+
+Writes to outputs/pix2pix_<direction>/: every EVAL_EVERY epochs a plot of three validation
+pairs in rows of source, generated and target (generated_plot_e010.png) and a generator
+snapshot (generator_e010.h5); the final generator.h5, losses.csv and losses.png, and the
+architecture plots.
+
+BatchNormalization and dropout in the generator always run as in training: when it is trained,
+when the plots are drawn, when sample.py translates, and when you load generator.h5 and call
+it yourself. As in the paper and the tutorial, those layers are called with `training=True`,
+which is saved with the model: each image is normalised with its own statistics (so images
+are translated one at a time, as at batch 1 in training) and dropout is the generator's noise.
+On Keras 3, `predict()` and `predict_on_batch()` (used by the plots and sample.py) do not
+advance the dropout seed, so they repeat the same dropout mask on every call and the same
+input gives the same translation; calling the model directly, `g_model(x)`, draws a new mask
+each time.
+
+Keras 3 and the frozen discriminator: the discriminator is made trainable before each of its
+own updates and frozen again before each composite update, from the first step (Keras 3 reads
+`trainable` when a model's train function is first traced). As in the tutorial its
+BatchNormalization layers stay trainable in the composite update (BATCHNORM_IN_COMPOSITE, the
+same choice and reasons as acgan_fashion.py's docstring gives); the tests pin which weights
+each update moves.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+from PIL import Image, UnidentifiedImageError
+
+DIRECTION = "sat2map"  # or "map2sat"
+IMAGE_SHAPE = (256, 256, 3)
+N_EPOCHS = 100
+N_BATCH = 1
+EVAL_EVERY = 10
+LEARNING_RATE = 0.0002
+BETA_1 = 0.5
+BATCHNORM_IN_COMPOSITE = "trainable"
+MAPS_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz"
+PREPARED = {"train": "maps_256.npz", "val": "maps_256_val.npz"}
+
+
+def define_discriminator(image_shape=IMAGE_SHAPE):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_src_image = keras.Input(shape=image_shape)
+    in_target_image = keras.Input(shape=image_shape)
+    d = layers.Concatenate()([in_src_image, in_target_image])
+    for filters, strides, batchnorm in ((64, 2, False), (128, 2, True), (256, 2, True), (512, 2, True),
+                                        (512, 1, True)):
+        d = layers.Conv2D(filters, (4, 4), strides=strides, padding="same", kernel_initializer=init)(d)
+        if batchnorm:
+            d = layers.BatchNormalization()(d)
+        d = layers.LeakyReLU(negative_slope=0.2)(d)
+    d = layers.Conv2D(1, (4, 4), padding="same", kernel_initializer=init)(d)
+    patch_out = layers.Activation("sigmoid")(d)
+    model = keras.Model([in_src_image, in_target_image], patch_out, name="discriminator")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss="binary_crossentropy", optimizer=opt, loss_weights=[0.5])
+    return model
+
+
+def define_encoder_block(layer_in, n_filters, batchnorm=True):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    g = layers.Conv2D(n_filters, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(layer_in)
+    if batchnorm:
+        g = layers.BatchNormalization()(g, training=True)
+    return layers.LeakyReLU(negative_slope=0.2)(g)
+
+
+def decoder_block(layer_in, skip_in, n_filters, dropout=True):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    g = layers.Conv2DTranspose(n_filters, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(layer_in)
+    g = layers.BatchNormalization()(g, training=True)
+    if dropout:
+        g = layers.Dropout(0.5)(g, training=True)
+    g = layers.Concatenate()([g, skip_in])
+    return layers.Activation("relu")(g)
+
+
+def define_generator(image_shape=IMAGE_SHAPE):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    in_image = keras.Input(shape=image_shape)
+    e1 = define_encoder_block(in_image, 64, batchnorm=False)
+    e2 = define_encoder_block(e1, 128)
+    e3 = define_encoder_block(e2, 256)
+    e4 = define_encoder_block(e3, 512)
+    e5 = define_encoder_block(e4, 512)
+    e6 = define_encoder_block(e5, 512)
+    e7 = define_encoder_block(e6, 512)
+    b = layers.Conv2D(512, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(e7)
+    b = layers.Activation("relu")(b)
+    d1 = decoder_block(b, e7, 512)
+    d2 = decoder_block(d1, e6, 512)
+    d3 = decoder_block(d2, e5, 512)
+    d4 = decoder_block(d3, e4, 512, dropout=False)
+    d5 = decoder_block(d4, e3, 256, dropout=False)
+    d6 = decoder_block(d5, e2, 128, dropout=False)
+    d7 = decoder_block(d6, e1, 64, dropout=False)
+    g = layers.Conv2DTranspose(3, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d7)
+    out_image = layers.Activation("tanh")(g)
+    return keras.Model(in_image, out_image, name="generator")
+
+
+def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN_COMPOSITE):
+    gc.freeze_discriminator(d_model, batchnorm)
+    in_src = keras.Input(shape=image_shape)
+    gen_out = g_model(in_src)
+    dis_out = d_model([in_src, gen_out])
+    # Named outputs, so that Keras reports each loss under its own name.
+    outputs = [layers.Identity(name="patch")(dis_out), layers.Identity(name="image")(gen_out)]
+    model = keras.Model(in_src, outputs, name="gan")
+    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    model.compile(loss=["binary_crossentropy", "mae"], optimizer=opt, loss_weights=[1, 100])
+    return model
+
+
+def load_pair(path):
+    """A 1200x600 maps JPEG as (satellite, map), each 256x256x3 uint8, or None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB").resize((512, 256), Image.BILINEAR))
+    except (UnidentifiedImageError, OSError):
+        return None
+    return pixels[:, :256], pixels[:, 256:]
+
+
+def load_images(folder):
+    """Every pair in one folder of the maps dataset, with a progress bar; unreadable files skipped."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    sat_list, map_list, skipped = [], [], []
+    progbar = keras.utils.Progbar(len(files))
+    for k, path in enumerate(files):
+        pair = load_pair(path)
+        if pair is None:
+            print(f"\nwarning: skipped {path}: not a readable image")
+            skipped.append(path)
+        else:
+            sat_list.append(pair[0])
+            map_list.append(pair[1])
+        progbar.update(k + 1)
+    if not sat_list:
+        raise gc.UserError(f"no readable image in {folder}")
+    return np.stack(sat_list), np.stack(map_list), skipped
+
+
+def find_maps(data_dir=None):
+    """The folder holding maps/ or the prepared arrays: --data-dir, else data/."""
+    places = [Path(data_dir)] if data_dir else [gc.LOCAL_DATA_DIR]
+    for place in places:
+        if (place / PREPARED["train"]).is_file() or (place / "maps" / "train").is_dir():
+            return place
+    raise gc.UserError(f"the maps dataset is not in {', '.join(str(p) for p in places)}: download "
+                       f"{MAPS_URL} and unpack it there (giving {places[0] / 'maps' / 'train'}/), "
+                       "or pass --data-dir DIR")
+
+
+def prepare_dataset(place):
+    """maps/train and maps/val (when present) -> maps_256.npz and maps_256_val.npz."""
+    skipped = []
+    for split, filename in PREPARED.items():
+        folder = place / "maps" / split
+        if not folder.is_dir():
+            if split == "train":
+                raise gc.UserError(f"{folder} is missing: unpack {MAPS_URL} into {place}")
+            continue
+        print(f"preparing {folder}")
+        sat_images, map_images, skipped_here = load_images(folder)
+        skipped += skipped_here
+        gc.save_npz(place / filename, sat=sat_images, map=map_images)
+        print(f"wrote {place / filename}: {len(sat_images)} pairs")
+    print(f"skipped {len(skipped)} unreadable file(s)")
+
+
+def load_real_samples(data_dir=None, split="train", direction=DIRECTION):
+    """[source images, target images] in [-1, 1], preparing the arrays first when missing."""
+    place = find_maps(data_dir)
+    if not (place / PREPARED["train"]).is_file():
+        prepare_dataset(place)
+    path = place / PREPARED[split]
+    if not path.is_file():
+        return None
+    arrays = gc.load_npz(path, ["sat", "map"], IMAGE_SHAPE)
+    sat_images, map_images = (gc.scale_images(arrays[k]) for k in ("sat", "map"))
+    return [sat_images, map_images] if direction == "sat2map" else [map_images, sat_images]
+
+
+def generate_real_samples(dataset, n_samples, patch_shape):
+    [X1, X2], _ = gc.generate_real_samples(dataset, n_samples)
+    y = np.ones((n_samples, patch_shape, patch_shape, 1), dtype="float32")
+    return [X1, X2], y
+
+
+def generate_fake_samples(g_model, samples, patch_shape):
+    X = g_model.predict_on_batch(samples)
+    y = np.zeros((len(X), patch_shape, patch_shape, 1), dtype="float32")
+    return X, y
+
+
+def summarize_performance(epoch, g_model, dataset, out_dir, direction=DIRECTION, n_samples=3):
+    """Three pairs in rows of source, generated and target, and a generator snapshot. Each image is
+    translated alone, as in training at batch 1 and in sample.py: BatchNormalization runs on the
+    batch's statistics, so a batch of three would give other images."""
+    [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
+    X_fakeB = np.concatenate([g_model.predict_on_batch(x[None]) for x in X_realA])
+    gc.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
+                 n_samples, title=f"epoch {epoch}: source, generated, target")
+    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", direction, epoch)
+
+
+def save_generator(g_model, path, direction, epoch):
+    gc.save_generator(g_model, path, kind="pix2pix", direction=direction, image_shape=list(IMAGE_SHAPE),
+                      n_classes=0, class_names=[], dataset="maps", epoch=epoch)
+
+
+def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BATCH, *, steps_per_epoch=None,
+          eval_every=EVAL_EVERY, val_dataset=None, direction=DIRECTION, batchnorm=BATCHNORM_IN_COMPOSITE,
+          out_dir=gc.default_out(f"pix2pix_{DIRECTION}")):
+    n_patch = d_model.output.shape[1]
+    bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
+    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "g_patch", "g_l1"])
+    for i in range(n_epochs):
+        log.start_epoch(i + 1, n_epochs, bat_per_epo)
+        for j in range(bat_per_epo):
+            [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
+            X_fakeB, y_fake = generate_fake_samples(g_model, X_realA, n_patch)
+            gc.unfreeze_discriminator(d_model)
+            d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
+            d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
+            gc.freeze_discriminator(d_model, batchnorm)
+            g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
+            log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss, g_patch, g_l1)
+        log.save()
+        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
+            summarize_performance(i + 1, g_model, val_dataset or dataset, out_dir, direction)
+    save_generator(g_model, out_dir / "generator.h5", direction, n_epochs)
+    print(f"generator saved to {out_dir / 'generator.h5'}")
+
+
+def main(argv=None):
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser.add_argument("--direction", choices=["sat2map", "map2sat"], default=DIRECTION)
+    parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
+    args = parser.parse_args(argv)
+    if args.prepare:
+        prepare_dataset(find_maps(args.data_dir))
+        return
+    out_dir = gc.prepare_run(args, f"pix2pix_{args.direction}")
+    dataset = load_real_samples(args.data_dir, "train", args.direction)
+    val_dataset = load_real_samples(args.data_dir, "val", args.direction)
+    gc.check_batch(args.batch_size, len(dataset[0]))
+    d_model = define_discriminator()
+    g_model = define_generator()
+    gan_model = define_gan(g_model, d_model)
+    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
+          eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction, out_dir=out_dir)
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

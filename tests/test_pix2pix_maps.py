@@ -1,0 +1,136 @@
+"""Pix2Pix: preparing the maps pairs, the frozen discriminator, short runs both ways, translating."""
+import keras
+import numpy as np
+import pytest
+
+import datafiles
+import gan_common as gc
+import pix2pix_maps
+import sample
+import switchcheck
+
+BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+@pytest.fixture(scope="module")
+def maps_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("maps")
+    datafiles.write_maps_folder(root)
+    return root
+
+
+def colour(images):
+    return images.reshape(-1, 3).mean(axis=0)
+
+
+def test_prepare_splits_each_pair_into_its_halves_and_skips_unreadable_files(maps_dir, capsys):
+    gc.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
+    out = capsys.readouterr().out
+    assert f"skipped {maps_dir / 'maps' / 'train' / 'broken.jpg'}: not a readable image" in out
+    assert "skipped 1 unreadable file(s)" in out
+    train = np.load(maps_dir / "maps_256.npz")
+    val = np.load(maps_dir / "maps_256_val.npz")
+    assert train["sat"].shape == train["map"].shape == (3, 256, 256, 3) and train["sat"].dtype == np.uint8
+    assert val["sat"].shape == (2, 256, 256, 3)
+    np.testing.assert_allclose(colour(train["sat"]), datafiles.SATELLITE_COLOUR, atol=4)
+    np.testing.assert_allclose(colour(train["map"]), datafiles.MAP_COLOUR, atol=4)
+
+
+def test_direction_picks_source_and_target(maps_dir):
+    sat2map = pix2pix_maps.load_real_samples(maps_dir, "train", "sat2map")
+    map2sat = pix2pix_maps.load_real_samples(maps_dir, "train", "map2sat")
+    red = np.array(datafiles.SATELLITE_COLOUR) / 127.5 - 1
+    np.testing.assert_allclose(colour(sat2map[0]), red, atol=0.05)
+    np.testing.assert_array_equal(sat2map[0], map2sat[1])
+
+
+def test_missing_maps_folder_says_where_to_get_it(tmp_path):
+    with pytest.raises(gc.UserError, match=r"maps\.tar\.gz and unpack it there"):
+        pix2pix_maps.load_real_samples(tmp_path)
+
+
+def test_corrupt_prepared_arrays_are_named(tmp_path):
+    (tmp_path / "maps_256.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(gc.UserError, match="maps_256.npz is corrupt or truncated"):
+        pix2pix_maps.load_real_samples(tmp_path)
+
+
+def test_discriminator_trains_in_its_own_update_and_only_its_batchnorm_moves_in_the_composite(maps_dir, tmp_path):
+    dataset = pix2pix_maps.load_real_samples(maps_dir)
+    d_model, g_model = pix2pix_maps.define_discriminator(), pix2pix_maps.define_generator()
+    gan_model = pix2pix_maps.define_gan(g_model, d_model)
+    assert d_model.output.shape[1:] == (16, 16, 1)
+    records = switchcheck.watch_updates(d_model, g_model, gan_model)
+    pix2pix_maps.train(d_model, g_model, gan_model, dataset, 1, 1, steps_per_epoch=1, out_dir=tmp_path)
+    all_d = set(records[0]["d_names"])
+    batchnorm_d = {n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}
+    assert len(batchnorm_d) == 16
+    for record in records:
+        expected_d = all_d if record["kind"] == "d" else batchnorm_d
+        expected_g = set() if record["kind"] == "d" else set(record["g_names"])
+        assert {n for n, m in zip(record["d_names"], record["d_moved"]) if m} == expected_d
+        assert {n for n, m in zip(record["g_names"], record["g_moved"]) if m} == expected_g
+
+
+@pytest.fixture(scope="module")
+def trained(maps_dir, tmp_path_factory):
+    """One-step runs in each direction, through the command line's main()."""
+    outs = {}
+    for direction in ("sat2map", "map2sat"):
+        outs[direction] = tmp_path_factory.mktemp(direction)
+        gc.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(outs[direction]),
+                                        "--direction", direction, "--epochs", "1", "--steps-per-epoch", "1"])
+    return outs
+
+
+@pytest.mark.parametrize("direction", ["sat2map", "map2sat"])
+def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, direction):
+    out = trained[direction]
+    assert (out / "generated_plot_e001.png").stat().st_size > 0
+    assert gc.read_generator_info(out / "generator.h5")["direction"] == direction
+    g_model = keras.models.load_model(out / "generator.h5", compile=False)
+    image = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
+    first, second = (np.asarray(g_model.predict_on_batch(image)) for _ in range(2))
+    assert first.shape == (1, 256, 256, 3) and np.abs(first).max() <= 1
+    np.testing.assert_array_equal(first, second)  # predict repeats its dropout mask, as documented
+    direct = [keras.ops.convert_to_numpy(g_model(image)) for _ in range(2)]
+    assert not np.array_equal(direct[0], direct[1])  # dropout is still on after loading
+
+
+def test_sample_translates_a_file_a_folder_and_a_pair(trained, maps_dir, tmp_path):
+    generator = trained["sat2map"] / "generator.h5"
+    datafiles.write_maps_pair(tmp_path / "photo.png", size=(300, 200))
+    gc.run_main(sample.main, [str(generator), "--image", str(tmp_path / "photo.png"), "--out",
+                              str(tmp_path / "one.png"), "--save-array", str(tmp_path / "one.npy")])
+    assert np.load(tmp_path / "one.npy").shape == (1, 256, 256, 3) and (tmp_path / "one.png").is_file()
+    gc.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "train"), "--out",
+                              str(tmp_path / "folder"), "--save-array", str(tmp_path / "folder.npy")])
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["1.png", "2.png", "3.png"]
+    assert np.load(tmp_path / "folder.npy").shape == (3, 256, 256, 3)
+    gc.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "val" / "1.jpg"), "--pair",
+                              "--out", str(tmp_path / "pair.png")])
+    assert (tmp_path / "pair.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("case,message", [
+    ("unreadable", "broken.jpg is not a readable image"),
+    ("not_a_pair", "--pair needs a dataset pair twice as wide as high"),
+    ("no_image", "a Pix2Pix generator translates images"),
+    ("other_generator", "--image and --pair need a Pix2Pix generator; this one is gan"),
+])
+def test_sample_bad_input_is_one_line(trained, maps_dir, tmp_path, case, message, capsys):
+    generator = trained["sat2map"] / "generator.h5"
+    broken = maps_dir / "maps" / "train" / "broken.jpg"
+    square = tmp_path / "square.png"
+    datafiles.write_maps_pair(square, size=(300, 300))
+    argv = {"unreadable": [str(generator), "--image", str(broken)],
+            "not_a_pair": [str(generator), "--image", str(square), "--pair"],
+            "no_image": [str(generator)],
+            "other_generator": [str(tmp_path / "gan.h5"), "--image", str(square)]}[case]
+    if case == "other_generator":
+        import gan_fashion
+        gan_fashion.save_generator(gan_fashion.define_generator(100), tmp_path / "gan.h5", 100, 0)
+    with pytest.raises(SystemExit) as exit_info:
+        gc.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and err.count("\n") == 1
