@@ -287,22 +287,62 @@ def generate_latent_points(latent_dim, n_samples, n_classes=None):
     return [z_input, np.random.randint(0, n_classes, n_samples)]
 
 
+class _InTrainingMode(keras.layers.Layer):
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, inputs):
+        return self.model(inputs, training=True)
+
+
+def in_training_mode(g_model):
+    """`g_model` as the composite update runs it (BatchNormalization on the batch's statistics,
+    dropout on), for predict_on_batch. Keras 3's predict passes training=False, which overrides
+    even `training=True` written into a model's layers; a layer whose call takes no `training`
+    argument keeps it. The discriminator must learn to reject the fakes the generator is scored
+    on, not those of its inference mode. As in the composite update, the generator's
+    BatchNormalization moving statistics take in these batches."""
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in g_model.inputs]
+    outputs = _InTrainingMode(g_model)(inputs if len(inputs) > 1 else inputs[0])
+    return keras.Model(inputs, outputs, name=f"{g_model.name}_in_training_mode")
+
+
+BATCHNORM_CHOICES = ["batch-statistics", "trainable", "frozen"]
+
+
+def _batchnorm_scale_and_shift(layer):
+    return [v for v in (layer.gamma, layer.beta) if v is not None]
+
+
 def unfreeze_discriminator(d_model):
-    """Before each discriminator update: every layer trainable again. Setting
-    `d_model.trainable = True` is not enough on Keras 3 after a per-layer freeze: while the
-    model's own flag is already True, it does not reach the layers frozen one by one."""
+    """Before each discriminator update: every layer and weight trainable again. Setting
+    `d_model.trainable = True` is not enough on Keras 3 with TensorFlow: while the flag is
+    already True the assignment is skipped, and never reaches layers frozen one by one."""
     for layer in d_model.layers:
         layer.trainable = True
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for variable in _batchnorm_scale_and_shift(layer):
+                variable.trainable = True
     d_model.trainable = True
 
 
 def freeze_discriminator(d_model, batchnorm):
-    """Before a composite update: freeze every discriminator layer, but its BatchNormalization
-    layers when `batchnorm` is "trainable" (the tutorials' choice; "frozen" freezes them too)."""
-    d_model.trainable = batchnorm == "trainable"
+    """Before a composite update: freeze the discriminator. Its BatchNormalization layers:
+    - "batch-statistics": normalise with the batch's own statistics, as in the discriminator's
+      own updates, but their gamma and beta are not trained by the generator's loss;
+    - "trainable" (the tutorials'): batch statistics, and gamma and beta trained by the
+      generator's loss too;
+    - "frozen": normalise with their moving statistics, and nothing moves.
+    The moving statistics take in the fake batch in the first two (Keras updates them whenever
+    a BatchNormalization layer runs on batch statistics)."""
+    d_model.trainable = batchnorm != "frozen"
     for layer in d_model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
+        elif batchnorm == "batch-statistics":
+            for variable in _batchnorm_scale_and_shift(layer):
+                variable.trainable = False
 
 
 # ---------------------------------------------------------------------------------------

@@ -27,22 +27,25 @@ pairs in rows of source, generated and target (generated_plot_e010.png) and a ge
 snapshot (generator_e010.h5); the final generator.h5, losses.csv and losses.png, and the
 architecture plots.
 
-BatchNormalization and dropout in the generator always run as in training: when it is trained,
-when the plots are drawn, when sample.py translates, and when you load generator.h5 and call
-it yourself. As in the paper and the tutorial, those layers are called with `training=True`,
-which is saved with the model: each image is normalised with its own statistics (so images
-are translated one at a time, as at batch 1 in training) and dropout is the generator's noise.
-On Keras 3, `predict()` and `predict_on_batch()` (used by the plots and sample.py) do not
-advance the dropout seed, so they repeat the same dropout mask on every call and the same
-input gives the same translation; calling the model directly, `g_model(x)`, draws a new mask
-each time.
+BatchNormalization and dropout in the generator run as in training wherever this collection
+runs it: when it is trained, when it makes fakes for the discriminator, when the plots are
+drawn and when sample.py translates. As in the paper and the tutorial, each image is then
+normalised with its own statistics (so images are translated one at a time, as at batch 1 in
+training) and dropout is the generator's noise: the same input translated twice gives slightly
+different images. The layers are called with `training=True`, saved with the model, so loading
+generator.h5 and calling `g_model(x)` does the same. But Keras 3's `predict()` and
+`predict_on_batch()` pass training=False, which overrides it: they give the inference-mode
+generator (moving statistics, no dropout), which the tutorial never trained against. The
+scripts go through `gan_common.in_training_mode(g_model)`, whose predictions keep training mode.
 
 Keras 3 and the frozen discriminator: the discriminator is made trainable before each of its
 own updates and frozen again before each composite update, from the first step (Keras 3 reads
-`trainable` when a model's train function is first traced). As in the tutorial its
-BatchNormalization layers stay trainable in the composite update (BATCHNORM_IN_COMPOSITE, the
-same choice and reasons as acgan_fashion.py's docstring gives); the tests pin which weights
-each update moves.
+`trainable` when a model's train function is first traced). Its BatchNormalization layers run
+on the batch's statistics in the composite update, as in its own updates, but the generator's
+loss does not train them (BATCHNORM_IN_COMPOSITE "batch-statistics"; the tutorial's
+"trainable" also trains their gamma and beta there; acgan_fashion.py's docstring explains the
+choices). No long Pix2Pix run has compared them here. The tests pin which weights each update
+moves.
 """
 import gan_common as gc  # first: it configures TensorFlow before Keras loads it
 
@@ -60,7 +63,7 @@ N_BATCH = 1
 EVAL_EVERY = 10
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
-BATCHNORM_IN_COMPOSITE = "trainable"
+BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
 MAPS_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz"
 PREPARED = {"train": "maps_256.npz", "val": "maps_256_val.npz"}
 
@@ -226,7 +229,8 @@ def summarize_performance(epoch, g_model, dataset, out_dir, direction=DIRECTION,
     translated alone, as in training at batch 1 and in sample.py: BatchNormalization runs on the
     batch's statistics, so a batch of three would give other images."""
     [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
-    X_fakeB = np.concatenate([g_model.predict_on_batch(x[None]) for x in X_realA])
+    g_training = gc.in_training_mode(g_model)
+    X_fakeB = np.concatenate([g_training.predict_on_batch(x[None]) for x in X_realA])
     gc.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
                  n_samples, title=f"epoch {epoch}: source, generated, target")
     save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", direction, epoch)
@@ -243,11 +247,12 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
     n_patch = d_model.output.shape[1]
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "g_patch", "g_l1"])
+    g_training = gc.in_training_mode(g_model)
     for i in range(n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
         for j in range(bat_per_epo):
             [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
-            X_fakeB, y_fake = generate_fake_samples(g_model, X_realA, n_patch)
+            X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch)
             gc.unfreeze_discriminator(d_model)
             d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
             d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
@@ -265,6 +270,8 @@ def main(argv=None):
     parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
     parser.add_argument("--direction", choices=["sat2map", "map2sat"], default=DIRECTION)
     parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
+    parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES, default=BATCHNORM_IN_COMPOSITE,
+                        help="see the script's docstring")
     args = parser.parse_args(argv)
     if args.prepare:
         prepare_dataset(find_maps(args.data_dir))
@@ -275,10 +282,11 @@ def main(argv=None):
     gc.check_batch(args.batch_size, len(dataset[0]))
     d_model = define_discriminator()
     g_model = define_generator()
-    gan_model = define_gan(g_model, d_model)
+    gan_model = define_gan(g_model, d_model, batchnorm=args.batchnorm_in_composite)
     gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
-          eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction, out_dir=out_dir)
+          eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction,
+          batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ def main(argv=None):
         raise gc.UserError(f"--image and --pair need a Pix2Pix generator; this one is {info['kind']}")
     if info["kind"] == "pix2pix":
         g_model, _ = gc.load_generator(args.generator)
-        images = translate(args, info, g_model)
+        images = translate(args, info, gc.in_training_mode(g_model))  # as trained: see pix2pix_maps.py
         if args.save_array:
             np.save(args.save_array, images)
         return

@@ -15,6 +15,13 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts")]
 import keras  # noqa: E402
 
 
+BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+# Which BatchNormalization weights of the discriminator a composite update may move, per choice
+# of gan_common.freeze_discriminator.
+MOVED_BY_COMPOSITE = {"batch-statistics": ("moving_mean", "moving_variance"),
+                      "trainable": BATCHNORM_WEIGHTS, "frozen": ()}
+
+
 def snapshot(variables):
     return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
 

@@ -9,7 +9,7 @@ import pix2pix_maps
 import sample
 import switchcheck
 
-BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_corrupt_prepared_arrays_are_named(tmp_path):
         pix2pix_maps.load_real_samples(tmp_path)
 
 
-def test_discriminator_trains_in_its_own_update_and_only_its_batchnorm_moves_in_the_composite(maps_dir, tmp_path):
+def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_move_in_the_composite(maps_dir, tmp_path):
     dataset = pix2pix_maps.load_real_samples(maps_dir)
     d_model, g_model = pix2pix_maps.define_discriminator(), pix2pix_maps.define_generator()
     gan_model = pix2pix_maps.define_gan(g_model, d_model)
@@ -63,10 +63,10 @@ def test_discriminator_trains_in_its_own_update_and_only_its_batchnorm_moves_in_
     records = switchcheck.watch_updates(d_model, g_model, gan_model)
     pix2pix_maps.train(d_model, g_model, gan_model, dataset, 1, 1, steps_per_epoch=1, out_dir=tmp_path)
     all_d = set(records[0]["d_names"])
-    batchnorm_d = {n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}
-    assert len(batchnorm_d) == 16
+    assert len({n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}) == 16
+    moved_by_composite = {n for n in all_d if n.endswith(MOVED_BY_COMPOSITE[pix2pix_maps.BATCHNORM_IN_COMPOSITE])}
     for record in records:
-        expected_d = all_d if record["kind"] == "d" else batchnorm_d
+        expected_d = all_d if record["kind"] == "d" else moved_by_composite
         expected_g = set() if record["kind"] == "d" else set(record["g_names"])
         assert {n for n, m in zip(record["d_names"], record["d_moved"]) if m} == expected_d
         assert {n for n, m in zip(record["g_names"], record["g_moved"]) if m} == expected_g
@@ -90,11 +90,14 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, dire
     assert gc.read_generator_info(out / "generator.h5")["direction"] == direction
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     image = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
-    first, second = (np.asarray(g_model.predict_on_batch(image)) for _ in range(2))
+    as_trained = gc.in_training_mode(g_model)
+    first, second = (np.asarray(as_trained.predict_on_batch(image)) for _ in range(2))
     assert first.shape == (1, 256, 256, 3) and np.abs(first).max() <= 1
-    np.testing.assert_array_equal(first, second)  # predict repeats its dropout mask, as documented
+    assert not np.array_equal(first, second)  # dropout is on, as documented
     direct = [keras.ops.convert_to_numpy(g_model(image)) for _ in range(2)]
-    assert not np.array_equal(direct[0], direct[1])  # dropout is still on after loading
+    assert not np.array_equal(direct[0], direct[1])  # calling the loaded model: training mode too
+    inference = [np.asarray(g_model.predict_on_batch(image)) for _ in range(2)]
+    np.testing.assert_array_equal(inference[0], inference[1])  # Keras' predict: inference mode
 
 
 def test_sample_translates_a_file_a_folder_and_a_pair(trained, maps_dir, tmp_path):
