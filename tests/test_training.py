@@ -125,3 +125,15 @@ def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(script,
     z_input = np.zeros((2, 100), "float32")
     images = generator_images(tmp_path / "generator.h5", [z_input, np.array([0, 1])] if info["n_classes"] else z_input)
     assert images.shape == (2, *info["image_shape"]) and np.abs(images).max() <= 1
+
+
+@pytest.mark.parametrize("script,flags", [("acgan_fashion", []), ("infogan_mnist", ["--n-cont", "2"])])
+def test_jax_backend_runs_the_batchnorm_scripts(script, flags, tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    run = run_script([f"scripts/{script}.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
+                      "--steps-per-epoch", "2", "--batch-size", "8", *flags], backend="jax")
+    assert run.returncode == 0, run.stderr[-2000:]
+    info = gc.read_generator_info(tmp_path / "generator.h5")
+    assert info["kind"] == script.split("_")[0]
+    rows = read_losses(tmp_path)
+    assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))
