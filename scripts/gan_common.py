@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import pickle
 import shutil
 import struct
@@ -23,8 +24,6 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-
-import logging
 
 import h5py
 import keras
