@@ -60,6 +60,7 @@ LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 64
 EVAL_EVERY = 10
+CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
@@ -157,15 +158,18 @@ def save_generator(g_model, path, latent_dim, epoch):
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, test_dataset=None,
-          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gc.default_out("acgan_fashion")):
+          batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
+          out_dir=gc.default_out("acgan_fashion")):
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"])
     g_training = gc.in_training_mode(g_model)
-    for i in range(n_epochs):
+    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
+                               settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
+    for i in range(checkpoint.epoch, n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(bat_per_epo):
+        for j in range(checkpoint.first_step(i), bat_per_epo):
             [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch)
             gc.unfreeze_discriminator(d_model)
             _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
@@ -175,15 +179,18 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             gc.freeze_discriminator(d_model, batchnorm)
             _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
             log.step(i + 1, j + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2)
+            checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             summarize_performance(i + 1, g_model, d_model, latent_dim, out_dir, test_dataset)
+        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES,
                         default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
     args = parser.parse_args(argv)
@@ -197,7 +204,8 @@ def main(argv=None):
     gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, test_dataset=test_dataset,
-          batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
+          batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
+          resume=args.resume, checkpoint_every=args.checkpoint_every)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 128
 EVAL_EVERY = 10
+CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 LABEL_SMOOTHING = 0.0  # 0.1 makes the discriminator's real targets 0.9
@@ -114,15 +115,19 @@ def save_generator(g_model, path, latent_dim, class_names, epoch, dataset):
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, label_smoothing=LABEL_SMOOTHING,
-          class_names=gc.FASHION_CLASSES, dataset_name=DATASET, out_dir=gc.default_out("cgan_fashion")):
+          class_names=gc.FASHION_CLASSES, dataset_name=DATASET, resume=False, checkpoint_every=CHECKPOINT_EVERY,
+          out_dir=gc.default_out("cgan_fashion")):
     n_classes = len(class_names)
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
-    for i in range(n_epochs):
+    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
+                               settings=dict(script="cgan_fashion", dataset=dataset_name, latent_dim=latent_dim,
+                                             n_classes=n_classes, batch_size=n_batch))
+    for i in range(checkpoint.epoch, n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(bat_per_epo):
+        for j in range(checkpoint.first_step(i), bat_per_epo):
             [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch, 1.0 - label_smoothing)
             d_model.trainable = True
             d_loss1, _ = d_model.train_on_batch([X_real, labels_real], y_real)
@@ -132,15 +137,18 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             d_model.trainable = False
             g_loss = gan_model.train_on_batch([z_input, labels_input], y_gan)
             log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss)
+            checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             summarize_performance(i + 1, g_model, latent_dim, class_names, out_dir, dataset_name)
+        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, class_names, n_epochs, dataset_name)
     print(f"generator saved to {out_dir / 'generator.h5'}")
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--dataset", choices=["fashion_mnist", "mnist", "emnist"], default=DATASET)
     parser.add_argument("--label-smoothing", type=gc.fraction, default=LABEL_SMOOTHING,
                         help="real targets become 1 - this for the discriminator")
@@ -156,7 +164,8 @@ def main(argv=None):
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every,
           label_smoothing=args.label_smoothing, class_names=class_names,
-          dataset_name=args.dataset, out_dir=out_dir)
+          dataset_name=args.dataset, out_dir=out_dir,
+          resume=args.resume, checkpoint_every=args.checkpoint_every)
 
 
 if __name__ == "__main__":

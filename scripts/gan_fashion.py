@@ -29,6 +29,7 @@ LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 128
 EVAL_EVERY = 10
+CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 GRID_SIZE = 10
@@ -99,14 +100,17 @@ def save_generator(g_model, path, latent_dim, epoch):
 
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
-          *, steps_per_epoch=None, eval_every=EVAL_EVERY, out_dir=gc.default_out("gan_fashion")):
+          *, steps_per_epoch=None, eval_every=EVAL_EVERY, resume=False, checkpoint_every=CHECKPOINT_EVERY,
+          out_dir=gc.default_out("gan_fashion")):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
-    for i in range(n_epochs):
+    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
+                               settings=dict(script="gan_fashion", latent_dim=latent_dim, batch_size=n_batch))
+    for i in range(checkpoint.epoch, n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(bat_per_epo):
+        for j in range(checkpoint.first_step(i), bat_per_epo):
             X_real, y_real = gc.generate_real_samples(dataset, half_batch)
             d_model.trainable = True
             d_loss1, _ = d_model.train_on_batch(X_real, y_real)
@@ -116,15 +120,18 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             d_model.trainable = False
             g_loss = gan_model.train_on_batch(X_gan, y_gan)
             log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss)
+            checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             summarize_performance(i + 1, g_model, latent_dim, out_dir)
+        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            checkpoint_every=CHECKPOINT_EVERY)
     args = parser.parse_args(argv)
     out_dir = gc.prepare_run(args, "gan_fashion")
     dataset = load_real_samples(args.data_dir)
@@ -134,7 +141,8 @@ def main(argv=None):
     gan_model = define_gan(g_model, d_model)
     gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
-          steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, out_dir=out_dir)
+          steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, out_dir=out_dir,
+          resume=args.resume, checkpoint_every=args.checkpoint_every)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ LAMBDA_CONT = 1.0
 N_EPOCHS = 100
 N_BATCH = 64
 EVAL_EVERY = 10
+CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
@@ -178,15 +179,19 @@ def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, ep
 
 def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_epochs=N_EPOCHS,
           n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY,
-          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gc.default_out("infogan_mnist")):
+          batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
+          out_dir=gc.default_out("infogan_mnist")):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
     g_training = gc.in_training_mode(g_model)
-    for i in range(n_epochs):
+    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model, q_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
+                               settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont, batchnorm=batchnorm,
+                                    batch_size=n_batch))
+    for i in range(checkpoint.epoch, n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(bat_per_epo):
+        for j in range(checkpoint.first_step(i), bat_per_epo):
             X_real, y_real = gc.generate_real_samples(dataset, half_batch)
             gc.unfreeze_discriminator(d_model)
             d_loss1 = d_model.train_on_batch(X_real, y_real)
@@ -197,15 +202,18 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
             _, g_1, g_2, *q_cont = gan_model.train_on_batch(
                 z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
             log.step(i + 1, j + 1, d_loss1, d_loss2, g_1, g_2, *q_cont)
+            checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             summarize_performance(i + 1, g_model, q_model, latent_dim, n_cat, out_dir, n_cont)
+        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_models(g_model, q_model, out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}, Q model to {out_dir / 'q_model.h5'}")
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--n-cat", type=gc.positive_int, default=N_CAT, help="values of the categorical code")
     parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
                         help="continuous codes")
@@ -221,7 +229,8 @@ def main(argv=None):
     gc.plot_architectures(out_dir, d_model, q_model, g_model, gan_model)
     train(g_model, d_model, q_model, gan_model, dataset, LATENT_DIM, args.n_cat, args.epochs,
           args.batch_size, n_cont=args.n_cont, steps_per_epoch=args.steps_per_epoch,
-          eval_every=args.eval_every, batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
+          eval_every=args.eval_every, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
+          resume=args.resume, checkpoint_every=args.checkpoint_every)
 
 
 if __name__ == "__main__":

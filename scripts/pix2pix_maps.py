@@ -61,6 +61,7 @@ IMAGE_SHAPE = (256, 256, 3)
 N_EPOCHS = 100
 N_BATCH = 1
 EVAL_EVERY = 10
+CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
@@ -243,14 +244,17 @@ def save_generator(g_model, path, direction, epoch):
 
 def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BATCH, *, steps_per_epoch=None,
           eval_every=EVAL_EVERY, val_dataset=None, direction=DIRECTION, batchnorm=BATCHNORM_IN_COMPOSITE,
+          resume=False, checkpoint_every=CHECKPOINT_EVERY,
           out_dir=gc.default_out(f"pix2pix_{DIRECTION}")):
     n_patch = d_model.output.shape[1]
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "g_patch", "g_l1"])
     g_training = gc.in_training_mode(g_model)
-    for i in range(n_epochs):
+    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
+                               settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
+    for i in range(checkpoint.epoch, n_epochs):
         log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(bat_per_epo):
+        for j in range(checkpoint.first_step(i), bat_per_epo):
             [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
             X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch)
             gc.unfreeze_discriminator(d_model)
@@ -259,15 +263,18 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
             gc.freeze_discriminator(d_model, batchnorm)
             g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
             log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss, g_patch, g_l1)
+            checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
             summarize_performance(i + 1, g_model, val_dataset or dataset, out_dir, direction)
+        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", direction, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY)
+    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--direction", choices=["sat2map", "map2sat"], default=DIRECTION)
     parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
     parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES, default=BATCHNORM_IN_COMPOSITE,
@@ -286,7 +293,8 @@ def main(argv=None):
     gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
           eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction,
-          batchnorm=args.batchnorm_in_composite, out_dir=out_dir)
+          batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
+          resume=args.resume, checkpoint_every=args.checkpoint_every)
 
 
 if __name__ == "__main__":
