@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,7 +42,6 @@ def tiny_data(tmp_path_factory):
 
 def run_script(args, backend=None, timeout=600):
     """Run a script as a user does, on the given Keras backend (default: TensorFlow)."""
-    import subprocess
     env = dict(os.environ, KERAS_BACKEND=backend or "tensorflow")
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)

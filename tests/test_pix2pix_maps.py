@@ -5,6 +5,7 @@ import pytest
 
 import datafiles
 import gan_common as gc
+import gan_fashion
 import pix2pix_maps
 import sample
 import switchcheck
@@ -131,7 +132,6 @@ def test_sample_bad_input_is_one_line(trained, maps_dir, tmp_path, case, message
             "no_image": [str(generator)],
             "other_generator": [str(tmp_path / "gan.h5"), "--image", str(square)]}[case]
     if case == "other_generator":
-        import gan_fashion
         gan_fashion.save_generator(gan_fashion.define_generator(100), tmp_path / "gan.h5", 100, 0)
     with pytest.raises(SystemExit) as exit_info:
         gc.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])

@@ -1,17 +1,19 @@
 """Interrupt and resume, kills during writes, divergence, and every bad input as one line."""
 import csv
+import importlib
+import os
 import signal
 import subprocess
 import sys
 import time
 
-import h5py
 import keras
 import numpy as np
 import pytest
 
 import cgan_fashion
 import datafiles
+import gan_fashion
 import gan_common as gc
 import switchcheck
 from conftest import REPO, run_script
@@ -19,8 +21,7 @@ from conftest import REPO, run_script
 
 def start_script(args):
     return subprocess.Popen([sys.executable, *map(str, args)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(__import__("os").environ,
-                                                                       KERAS_BACKEND="tensorflow"))
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, KERAS_BACKEND="tensorflow"))
 
 
 def wait_for(path, process, timeout=240):
@@ -109,7 +110,6 @@ def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_path):
     dataset = gc.scale_images(gc.load_dataset("fashion_mnist", tiny_data)[0])
-    import gan_fashion
     d_model = gan_fashion.define_discriminator()
     g_model = gan_fashion.define_generator(100)
     gan_model = gan_fashion.define_gan(g_model, d_model)
@@ -142,7 +142,7 @@ def write_truncated_fashion(folder):
     ("infogan_mnist", ["--n-cont", "2"], [], "the checkpoint was made with n_cont=2, this run has n_cont=0"),
 ])
 def test_resuming_with_other_model_settings_is_refused(script, first, then, message, tiny_data, tmp_path, capsys):
-    module = __import__(script)
+    module = importlib.import_module(script)
     flags = ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", "1",
              "--batch-size", "8"]
     gc.run_main(module.main, flags + first)
@@ -182,7 +182,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("script,args,message", BAD_INPUTS, ids=[f"{s} {' '.join(a)}" for s, a, _ in BAD_INPUTS])
 def test_bad_input_is_one_line_and_a_nonzero_exit(script, args, message, tiny_data, tmp_path, capsys):
-    module = __import__(script)
+    module = importlib.import_module(script)
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.h5").write_text("not a model")
     blocker = tmp_path / "a_file"
