@@ -56,6 +56,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_metrics as gm
+
 LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 64
@@ -140,14 +142,16 @@ def class_head_accuracy(d_model, test_dataset):
 
 def summarize_performance(epoch, g_model, d_model, latent_dim, out_dir, test_dataset=None):
     """A grid with one named class per column, a generator snapshot, the class head's accuracy."""
+    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     gc.save_class_grid(g_model, latent_dim, gc.FASHION_CLASSES, out_dir / f"generated_plot_e{epoch:03d}.png",
                        f"epoch {epoch}")
-    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, epoch)
+    save_generator(g_model, snapshot, latent_dim, epoch)
     if test_dataset is not None:
         accuracy = class_head_accuracy(d_model, test_dataset)
         print(f"class-head accuracy on {len(test_dataset[0])} real test images: {accuracy:.1%}")
         gc.append_csv_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
                           [epoch, f"{accuracy:.4f}"])
+    return snapshot
 
 
 def save_generator(g_model, path, latent_dim, epoch):
@@ -159,11 +163,12 @@ def save_generator(g_model, path, latent_dim, epoch):
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, test_dataset=None,
           batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out("acgan_fashion")):
+          quality=None, out_dir=gc.default_out("acgan_fashion")):
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     g_training = gc.in_training_mode(g_model)
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
                                settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
@@ -182,10 +187,12 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, d_model, latent_dim, out_dir, test_dataset)
+            snapshot = summarize_performance(i + 1, g_model, d_model, latent_dim, out_dir, test_dataset)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -205,7 +212,8 @@ def main(argv=None):
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, test_dataset=test_dataset,
           batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Seconds per training step: each script's own loop next to the tutorial's loop, in one process.
+"""Seconds per training step: each script's own loop next to the tutorial's loop, in one process,
+and how much of the machine's matrix-product rate the loop reaches.
 
     python scripts/benchmark.py                      # every script it knows, at its default batch
     python scripts/benchmark.py cgan_fashion --rounds 5 --steps 30
+    python scripts/benchmark.py --backend jax        # also: tensorflow (default), torch
 
 The tutorial's loop is ported with only what Keras 3 needs to run it correctly
 (`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
@@ -10,13 +12,34 @@ the dataset's shape and size (speed does not depend on what the pictures show), 
 rounds after a warm-up round that is not counted. A step's time is the gap between consecutive
 composite updates, so it holds everything the loop does in a step and nothing it does between
 epochs. Printed output of both loops goes to /dev/null while they are timed.
-"""
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
 
+The work of a step is counted from the models' layer shapes: 2 operations per multiply-add of
+every Dense, Conv2D and Conv2DTranspose (element-wise layers, a few percent, are left out); a
+model whose weights train costs 3 forward passes (forward, gradients of inputs and of weights),
+the frozen discriminator inside the composite 2 (gradients pass through it). Divided by the step
+time and by the rate of large float32 matrix products measured on the same backend, it says how
+much of the machine the loop uses.
+"""
 import argparse
+import os
+import sys
+
+BACKENDS = ["tensorflow", "jax", "torch"]
+
+
+def backend_flag(argv):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--backend", choices=BACKENDS, default=None)
+    return pre.parse_known_args(argv)[0].backend
+
+
+if __name__ == "__main__" and backend_flag(sys.argv[1:]):  # Keras reads the backend once, at import
+    os.environ["KERAS_BACKEND"] = backend_flag(sys.argv[1:])
+
+import gan_common as gc  # first of the rest: it configures TensorFlow before Keras loads it
+
 import contextlib
 import importlib
-import os
 import platform
 import tempfile
 import time
@@ -24,6 +47,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from keras import layers
 from numpy import ones, zeros
 from numpy.random import randint, randn
 
@@ -197,6 +221,56 @@ BENCHMARKS = {
 }
 
 
+def layer_flops(layer):
+    """Forward operations of one layer for one sample: 2 per multiply-add of its products."""
+    if isinstance(layer, keras.Model):  # G and D inside the composite
+        return model_flops(layer)
+    if isinstance(layer, layers.Conv2DTranspose):  # each input pixel spreads a kernel over the output
+        kernel_h, kernel_w = layer.kernel_size
+        _, height, width, channels = layer.input.shape
+        return 2 * kernel_h * kernel_w * channels * layer.filters * height * width
+    if isinstance(layer, layers.Conv2D):  # each output pixel gathers a kernel from the input
+        kernel_h, kernel_w = layer.kernel_size
+        _, height, width, _ = layer.output.shape
+        return 2 * kernel_h * kernel_w * layer.input.shape[-1] // layer.groups * layer.filters * height * width
+    if isinstance(layer, layers.Dense):
+        return 2 * layer.input.shape[-1] * layer.units * int(np.prod(layer.output.shape[1:-1]))
+    return 0
+
+
+def model_flops(model):
+    return sum(layer_flops(layer) for layer in model.layers)
+
+
+def step_flops(g_model, d_model, gan_model, n_batch, d_batch):
+    """One training step: two D updates on d_batch images (real, then fakes G makes), and the
+    composite update on n_batch, G's weights training and gradients passing through D."""
+    g_flops, d_flops = model_flops(g_model), model_flops(d_model)
+    d_in_gan = model_flops(gan_model) - g_flops
+    return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_in_gan) * n_batch
+
+
+def matmul_rate(size=2048, chain=4, repeats=3):
+    """Operations per second of float32 size x size matrix products on the current backend: the
+    best of a few runs of `chain` products waited for once (a GPU runs them asynchronously)."""
+    a = keras.random.normal((size, size), seed=1)
+    b = keras.random.normal((size, size), seed=2) / size ** 0.5  # keeps the chained values in range
+
+    def products():
+        c = a
+        for _ in range(chain):
+            c = keras.ops.matmul(c, b)
+        return float(keras.ops.convert_to_numpy(keras.ops.sum(c)))
+
+    products()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        products()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 * chain / best
+
+
 def step_times(gan_model, run):
     """Gaps between consecutive composite updates while `run()` runs, with its output hidden."""
     stamps = []
@@ -216,13 +290,16 @@ def step_times(gan_model, run):
 
 
 def benchmark(name, n_batch, n_steps, rounds):
-    """Mean seconds per step of the tutorial's loop and of the script's, over the timed rounds."""
+    """(batch, operations per step, mean seconds per step of the tutorial's loop and of the
+    script's over the timed rounds)."""
     script = importlib.import_module(name)
     tutorial_train, make_data, build = BENCHMARKS[name]
     n_batch = n_batch or script.N_BATCH
     dataset = make_data()
     g_model, d_model, gan_model, _ = build(script)
     *_, own_gan_model, own_train = build(script)
+    d_batch = n_batch if name == "pix2pix_maps" else n_batch // 2  # Pix2Pix's D sees whole batches
+    flops = step_flops(g_model, d_model, gan_model, n_batch, d_batch)
     out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
 
     def tutorial():
@@ -239,7 +316,7 @@ def benchmark(name, n_batch, n_steps, rounds):
             gaps = run()
             if round_number > 0:
                 times[label].extend(gaps)
-    return n_batch, float(np.mean(times["tutorial"])), float(np.mean(times["script"]))
+    return n_batch, flops, float(np.mean(times["tutorial"])), float(np.mean(times["script"]))
 
 
 def machine_line():
@@ -262,7 +339,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=gc.positive_int, default=20, help="training steps per round")
     parser.add_argument("--rounds", type=gc.positive_int, default=3, help="timed rounds after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--matmul-size", type=gc.positive_int, default=2048,
+                        help="side of the matrices that measure the machine's rate")
     args = parser.parse_args(argv)
+    if args.backend and args.backend != keras.backend.backend():
+        raise gc.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
+                           "line of benchmark.py, or set KERAS_BACKEND")
     unknown = sorted(set(args.scripts) - set(BENCHMARKS))
     if unknown:
         raise gc.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
@@ -270,13 +354,17 @@ def main(argv=None):
         raise gc.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
     keras.utils.set_random_seed(args.seed)
     print(machine_line())
+    rate = matmul_rate(args.matmul_size)
+    print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s (float32, {args.matmul_size}x{args.matmul_size})")
     print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
-    print("| script | batch | tutorial loop s/step | this loop s/step | speed-up | images/s |")
-    print("|---|---|---|---|---|---|")
+    print("| script | batch | GFLOP/step | tutorial loop s/step | this loop s/step | speed-up | steps/s | "
+          "images/s | GFLOP/s | of matmul rate |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.scripts or BENCHMARKS:
-        n_batch, tutorial, own = benchmark(name, args.batch_size, args.steps, args.rounds)
-        print(f"| {name} | {n_batch} | {tutorial:.3f} | {own:.3f} | {tutorial / own:.2f}x | "
-              f"{n_batch / own:.1f} |", flush=True)
+        n_batch, flops, tutorial, own = benchmark(name, args.batch_size, args.steps, args.rounds)
+        print(f"| {name} | {n_batch} | {flops / 1e9:.2f} | {tutorial:.3f} | {own:.3f} | {tutorial / own:.2f}x | "
+              f"{1 / own:.2f} | {n_batch / own:.1f} | {flops / own / 1e9:.1f} | {flops / own / rate:.0%} |",
+              flush=True)
 
 
 if __name__ == "__main__":

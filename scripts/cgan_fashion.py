@@ -27,6 +27,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_metrics as gm
+
 DATASET = "fashion_mnist"
 LATENT_DIM = 100
 N_EPOCHS = 100
@@ -101,10 +103,11 @@ def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
 
 def summarize_performance(epoch, g_model, latent_dim, class_names, out_dir, dataset=DATASET):
     """A grid with one class per column, and a generator snapshot."""
+    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     gc.save_class_grid(g_model, latent_dim, class_names, out_dir / f"generated_plot_e{epoch:03d}.png",
                        f"epoch {epoch}")
-    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, class_names,
-                   epoch, dataset)
+    save_generator(g_model, snapshot, latent_dim, class_names, epoch, dataset)
+    return snapshot
 
 
 def save_generator(g_model, path, latent_dim, class_names, epoch, dataset):
@@ -116,12 +119,13 @@ def save_generator(g_model, path, latent_dim, class_names, epoch, dataset):
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, label_smoothing=LABEL_SMOOTHING,
           class_names=gc.FASHION_CLASSES, dataset_name=DATASET, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out("cgan_fashion")):
+          quality=None, out_dir=gc.default_out("cgan_fashion")):
     n_classes = len(class_names)
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
                                settings=dict(script="cgan_fashion", dataset=dataset_name, latent_dim=latent_dim,
                                              n_classes=n_classes, batch_size=n_batch))
@@ -140,10 +144,12 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, latent_dim, class_names, out_dir, dataset_name)
+            snapshot = summarize_performance(i + 1, g_model, latent_dim, class_names, out_dir, dataset_name)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, class_names, n_epochs, dataset_name)
     print(f"generator saved to {out_dir / 'generator.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -165,7 +171,8 @@ def main(argv=None):
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every,
           label_smoothing=args.label_smoothing, class_names=class_names,
           dataset_name=args.dataset, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_metrics as gm
+
 CLASSES = []  # CIFAR-10 class names to train on, such as ["horse"]; empty: all ten
 LATENT_DIM = 100
 N_EPOCHS = 200
@@ -101,6 +103,7 @@ def generate_fake_samples(g_model, latent_dim, n_samples):
 def summarize_performance(epoch, g_model, d_model, dataset, latent_dim, out_dir, classes=CLASSES,
                           n_samples=N_EVAL_SAMPLES):
     """The discriminator's accuracy on real and fake images, a 7x7 grid, a generator snapshot."""
+    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     X_real, y_real = gc.generate_real_samples(dataset, n_samples)
     _, acc_real = d_model.evaluate(X_real, y_real, verbose=0)
     x_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_samples)
@@ -110,7 +113,8 @@ def summarize_performance(epoch, g_model, d_model, dataset, latent_dim, out_dir,
                       [epoch, f"{acc_real:.4f}", f"{acc_fake:.4f}"])
     gc.save_grid(x_fake[:GRID_SIZE * GRID_SIZE], out_dir / f"generated_plot_e{epoch:03d}.png", GRID_SIZE,
                  title=f"epoch {epoch}")
-    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, epoch, classes)
+    save_generator(g_model, snapshot, latent_dim, epoch, classes)
+    return snapshot
 
 
 def save_generator(g_model, path, latent_dim, epoch, classes=CLASSES):
@@ -122,11 +126,12 @@ def save_generator(g_model, path, latent_dim, epoch, classes=CLASSES):
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, classes=CLASSES,
           resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out("dcgan_cifar10")):
+          quality=None, out_dir=gc.default_out("dcgan_cifar10")):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
                                settings=dict(script="dcgan_cifar10", classes=list(classes), latent_dim=latent_dim, batch_size=n_batch))
     for i in range(checkpoint.epoch, n_epochs):
@@ -144,10 +149,12 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, d_model, dataset, latent_dim, out_dir, classes)
+            snapshot = summarize_performance(i + 1, g_model, d_model, dataset, latent_dim, out_dir, classes)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs, classes)
     print(f"generator saved to {out_dir / 'generator.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -166,7 +173,8 @@ def main(argv=None):
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, classes=args.classes,
           out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
 
 
 if __name__ == "__main__":

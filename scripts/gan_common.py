@@ -39,18 +39,22 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DATA_DIR = REPO_DIR / "data"
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 GENERATOR_INFO_ATTR = "gan_generator_info"
+EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (gan_metrics.py)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class _QuietLegacyH5(logging.Filter):
-    """.h5 is the format users load; Keras' 'legacy format' warning at every snapshot is noise."""
+class _QuietKnownWarnings(logging.Filter):
+    """.h5 is the format users load, and measuring predicts batches of several sizes: Keras'
+    'legacy format' warning at every snapshot and TensorFlow's retracing warning are noise."""
 
     def filter(self, record):
-        return "saving your model as an HDF5 file" not in record.getMessage()
+        message = record.getMessage()
+        return "saving your model as an HDF5 file" not in message and "triggered tf.function retracing" not in message
 
 
-logging.getLogger("absl").addFilter(_QuietLegacyH5())
+for _logger in ("absl", "tensorflow"):
+    logging.getLogger(_logger).addFilter(_QuietKnownWarnings())
 
 
 class UserError(Exception):
@@ -368,6 +372,14 @@ def _atomic(path, write):
             os.remove(tmp)
 
 
+def copy_file(source, path):
+    _atomic(path, lambda tmp: shutil.copyfile(source, tmp))
+
+
+def write_text(path, text):
+    _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def save_grid(images, path, n_cols, col_titles=None, title=None):
     """Images in [-1, 1] as a grid: grey reversed (as the tutorials draw them) or colour."""
     images = np.clip((np.asarray(images) + 1) / 2, 0, 1)
@@ -423,7 +435,8 @@ def load_npz(path, keys, image_shape):
 
 
 def save_generator(g_model, path, **info):
-    """A generator (or InfoGAN's Q model) as .h5, with what sample.py needs to know stored inside."""
+    """A generator (or InfoGAN's Q model, or a judge) as .h5, with what sample.py and evaluate.py
+    need to know stored inside."""
 
     def write(tmp):
         g_model.save(tmp)
@@ -629,14 +642,22 @@ def check_disk(out_dir, models):
 # Command line.
 # ---------------------------------------------------------------------------------------
 
-def positive_int(text):
+def _whole_number(text, minimum):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be {minimum} or more")
     return value
+
+
+def positive_int(text):
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text):
+    return _whole_number(text, 0)
 
 
 def fraction(text):
@@ -669,6 +690,9 @@ def make_parser(doc, *, epochs, batch_size, eval_every, checkpoint_every=1):
     parser.add_argument("--resume", action="store_true", help="go on from the output folder's checkpoint")
     parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every,
                         help="epochs between checkpoints (one is also written on Ctrl-C)")
+    parser.add_argument("--eval-samples", type=non_negative_int, default=EVAL_SAMPLES,
+                        help="images (Pix2Pix: validation pairs) measured at each summary into metrics.csv; "
+                             "0 skips the measuring and the judge")
     return parser
 
 

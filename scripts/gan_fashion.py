@@ -25,6 +25,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_metrics as gm
+
 LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 128
@@ -88,9 +90,11 @@ def generate_fake_samples(g_model, latent_dim, n_samples):
 
 def summarize_performance(epoch, g_model, latent_dim, out_dir):
     """A 10x10 grid of generated images, and a generator snapshot."""
+    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     X, _ = generate_fake_samples(g_model, latent_dim, GRID_SIZE * GRID_SIZE)
     gc.save_grid(X, out_dir / f"generated_plot_e{epoch:03d}.png", GRID_SIZE, title=f"epoch {epoch}")
-    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", latent_dim, epoch)
+    save_generator(g_model, snapshot, latent_dim, epoch)
+    return snapshot
 
 
 def save_generator(g_model, path, latent_dim, epoch):
@@ -101,11 +105,12 @@ def save_generator(g_model, path, latent_dim, epoch):
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
           *, steps_per_epoch=None, eval_every=EVAL_EVERY, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out("gan_fashion")):
+          quality=None, out_dir=gc.default_out("gan_fashion")):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
                                settings=dict(script="gan_fashion", latent_dim=latent_dim, batch_size=n_batch))
     for i in range(checkpoint.epoch, n_epochs):
@@ -123,10 +128,12 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, latent_dim, out_dir)
+            snapshot = summarize_performance(i + 1, g_model, latent_dim, out_dir)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -142,7 +149,8 @@ def main(argv=None):
     gc.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
 
 
 if __name__ == "__main__":

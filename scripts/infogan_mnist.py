@@ -49,6 +49,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_metrics as gm
+
 LATENT_DIM = 62
 N_CAT = 10
 N_CONT = 0  # 2 gives the paper's MNIST setting
@@ -167,6 +169,7 @@ def summarize_performance(epoch, g_model, q_model, latent_dim, n_cat, out_dir, n
         gc.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(SWEEP),
                      title=f"epoch {epoch}: continuous code {code} from -2 to 2")
     save_models(g_model, q_model, out_dir, f"_e{epoch:03d}", latent_dim, n_cat, n_cont, epoch)
+    return out_dir / f"generator_e{epoch:03d}.h5"
 
 
 def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, epoch):
@@ -180,11 +183,12 @@ def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, ep
 def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_epochs=N_EPOCHS,
           n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY,
           batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out("infogan_mnist")):
+          quality=None, out_dir=gc.default_out("infogan_mnist")):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     g_training = gc.in_training_mode(g_model)
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model, q_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
                                settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont, batchnorm=batchnorm,
@@ -205,10 +209,12 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, q_model, latent_dim, n_cat, out_dir, n_cont)
+            snapshot = summarize_performance(i + 1, g_model, q_model, latent_dim, n_cat, out_dir, n_cont)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_models(g_model, q_model, out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}, Q model to {out_dir / 'q_model.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -230,7 +236,8 @@ def main(argv=None):
     train(g_model, d_model, q_model, gan_model, dataset, LATENT_DIM, args.n_cat, args.epochs,
           args.batch_size, n_cont=args.n_cont, steps_per_epoch=args.steps_per_epoch,
           eval_every=args.eval_every, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
 
 
 if __name__ == "__main__":

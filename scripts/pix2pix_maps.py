@@ -56,6 +56,8 @@ import numpy as np
 from keras import layers
 from PIL import Image, UnidentifiedImageError
 
+import gan_metrics as gm
+
 DIRECTION = "sat2map"  # or "map2sat"
 IMAGE_SHAPE = (256, 256, 3)
 N_EPOCHS = 100
@@ -229,12 +231,14 @@ def summarize_performance(epoch, g_model, dataset, out_dir, direction=DIRECTION,
     """Three pairs in rows of source, generated and target, and a generator snapshot. Each image is
     translated alone, as in training at batch 1 and in sample.py: BatchNormalization runs on the
     batch's statistics, so a batch of three would give other images."""
+    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
     g_training = gc.in_training_mode(g_model)
     X_fakeB = np.concatenate([g_training.predict_on_batch(x[None]) for x in X_realA])
     gc.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
                  n_samples, title=f"epoch {epoch}: source, generated, target")
-    save_generator(g_model, out_dir / f"generator_e{epoch:03d}.h5", direction, epoch)
+    save_generator(g_model, snapshot, direction, epoch)
+    return snapshot
 
 
 def save_generator(g_model, path, direction, epoch):
@@ -245,10 +249,11 @@ def save_generator(g_model, path, direction, epoch):
 def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BATCH, *, steps_per_epoch=None,
           eval_every=EVAL_EVERY, val_dataset=None, direction=DIRECTION, batchnorm=BATCHNORM_IN_COMPOSITE,
           resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          out_dir=gc.default_out(f"pix2pix_{DIRECTION}")):
+          quality=None, out_dir=gc.default_out(f"pix2pix_{DIRECTION}")):
     n_patch = d_model.output.shape[1]
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "g_patch", "g_l1"])
+    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
     g_training = gc.in_training_mode(g_model)
     checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
                                settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
@@ -266,10 +271,12 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
             checkpoint.step_done(i, j)
         log.save()
         if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            summarize_performance(i + 1, g_model, val_dataset or dataset, out_dir, direction)
+            snapshot = summarize_performance(i + 1, g_model, val_dataset or dataset, out_dir, direction)
+            quality.record(i + 1, g_model, snapshot)
         checkpoint.epoch_done(i, n_epochs, checkpoint_every)
     save_generator(g_model, out_dir / "generator.h5", direction, n_epochs)
     print(f"generator saved to {out_dir / 'generator.h5'}")
+    quality.report()
 
 
 def main(argv=None):
@@ -286,6 +293,8 @@ def main(argv=None):
     out_dir = gc.prepare_run(args, f"pix2pix_{args.direction}")
     dataset = load_real_samples(args.data_dir, "train", args.direction)
     val_dataset = load_real_samples(args.data_dir, "val", args.direction)
+    if val_dataset is None:
+        print("note: no validation pairs (maps/val/), so the plots and metrics.csv use training pairs")
     gc.check_batch(args.batch_size, len(dataset[0]))
     d_model = define_discriminator()
     g_model = define_generator()
@@ -294,7 +303,8 @@ def main(argv=None):
     train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
           eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction,
           batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every)
+          resume=args.resume, checkpoint_every=args.checkpoint_every,
+          quality=gm.QualityLog(out_dir, args.eval_samples, pairs=val_dataset or dataset, resume=args.resume))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def no_outside_data(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(empty / "keras"))
     monkeypatch.setattr(gc, "SYSTEM_DATA_DIR", empty / "system")
     monkeypatch.setattr(gc, "LOCAL_DATA_DIR", empty / "local")
+    monkeypatch.setattr(gc, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
 
     def no_network():
         raise ConnectionError("no network in tests")
@@ -38,6 +39,15 @@ def tiny_data(tmp_path_factory):
     datafiles.write_emnist_balanced(root)
     datafiles.write_cifar10_folder(root / "cifar-10-batches-py", datafiles.cifar_batches())
     return root
+
+
+def metrics_columns(out):
+    """The header of a run's metrics.csv, after checking the run kept a best generator."""
+    assert (out / "generator_best.h5").stat().st_size > 0
+    return (out / "metrics.csv").read_text().splitlines()[0].split(",")
+
+
+SMALL_EVAL = ["--eval-samples", "40"]  # what EVAL_SAMPLES is in tests, for scripts run as a user does
 
 
 def run_script(args, backend=None, timeout=600):

@@ -9,6 +9,7 @@ import acgan_fashion
 import gan_common as gc
 import sample
 import switchcheck
+from conftest import metrics_columns
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
@@ -97,6 +98,7 @@ def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data
     assert np.abs(shirts - boots).max() > 1e-4
     info = gc.read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "acgan" and info["n_classes"] == 10
+    assert metrics_columns(tmp_path) == ["epoch", "samples", "fid", "kid", "class_agreement"]
 
 
 @pytest.mark.parametrize("flags,count", [(["--label", "Bag", "--n", "2"], 4), (["--per-class", "--n", "2"], 20),

@@ -1,13 +1,58 @@
-"""The benchmark runs and prints every column; timings themselves are never asserted."""
+"""The benchmark runs and prints every column, and counts operations right; timings themselves
+are never asserted."""
+import keras
+import pytest
+from keras import layers
+
+import benchmark
+import cgan_fashion
 from conftest import run_script
 
+COLUMNS = ["script", "batch", "GFLOP/step", "tutorial loop s/step", "this loop s/step", "speed-up", "steps/s",
+           "images/s", "GFLOP/s", "of matmul rate"]
 
-def test_benchmark_runs_end_to_end_in_a_tiny_configuration():
-    result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1",
-                         "--batch-size", "4"])
+
+def cells(line):
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_benchmark_runs_end_to_end_in_a_tiny_configuration(backend):
+    pytest.importorskip(backend)
+    result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "4",
+                         "--matmul-size", "128", "--backend", backend], backend="tensorflow")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("machine: ") and "backend: tensorflow" in lines[0]
-    row = next(line for line in lines if line.startswith("| gan_fashion |")).strip("|").split("|")
-    batch, tutorial, own, ratio, images = (cell.strip() for cell in row[1:])
-    assert batch == "4" and float(tutorial) > 0 and float(own) > 0 and ratio.endswith("x") and float(images) > 0
+    assert lines[0].startswith("machine: ") and f"backend: {backend}" in lines[0] and "keras 3." in lines[0]
+    assert lines[1].startswith("matrix-product rate: ") and float(lines[1].split()[2]) > 0
+    header = next(line for line in lines if line.startswith("| script |"))
+    assert cells(header) == COLUMNS
+    row = dict(zip(COLUMNS, cells(next(line for line in lines if line.startswith("| gan_fashion |")))))
+    assert row["batch"] == "4" and row["speed-up"].endswith("x") and row["of matmul rate"].endswith("%")
+    assert all(float(row[k]) > 0 for k in COLUMNS[2:] if k not in ("speed-up", "of matmul rate"))
+
+
+def test_flops_of_one_layer_models_are_the_hand_counted_ones():
+    dense = keras.Sequential([keras.Input((10,)), layers.Dense(5)])
+    assert benchmark.model_flops(dense) == 2 * 10 * 5
+    conv = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, strides=2, padding="same")])
+    assert benchmark.model_flops(conv) == 2 * (3 * 3 * 3) * 4 * (4 * 4)  # per output pixel and filter
+    transposed = keras.Sequential([keras.Input((4, 4, 6)), layers.Conv2DTranspose(2, 4, strides=2, padding="same")])
+    assert benchmark.model_flops(transposed) == 2 * (4 * 4 * 2) * 6 * (4 * 4)  # per input pixel and channel
+    assert benchmark.model_flops(keras.Sequential([keras.Input((8, 8, 3)), layers.LeakyReLU()])) == 0
+
+
+def test_a_training_step_counts_both_discriminator_updates_and_the_composite():
+    g_model, d_model = cgan_fashion.define_generator(100), cgan_fashion.define_discriminator()
+    gan_model = cgan_fashion.define_gan(g_model, d_model)
+    g_flops, d_flops = benchmark.model_flops(g_model), benchmark.model_flops(d_model)
+    assert benchmark.model_flops(gan_model) == g_flops + d_flops
+    expected = 3 * d_flops * 64 + (g_flops + 3 * d_flops) * 64 + (3 * g_flops + 2 * d_flops) * 128
+    assert benchmark.step_flops(g_model, d_model, gan_model, 128, 64) == expected
+
+
+def test_backend_given_too_late_is_refused(capsys):
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    with pytest.raises(SystemExit):
+        benchmark.gc.run_main(benchmark.main, ["gan_fashion", "--backend", other])
+    assert "give --backend on the command line of benchmark.py" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import datafiles
 import gan_common as gc
 import sample
 import switchcheck
+from conftest import metrics_columns
 
 
 def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(tiny_data, tmp_path):
@@ -37,6 +38,7 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     images = np.asarray(g_model.predict_on_batch(np.random.randn(5, 100).astype("float32")))
     assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
     assert gc.read_generator_info(out / "generator.h5")["trained_on"] == gc.CIFAR10_CLASSES
+    assert metrics_columns(out) == ["epoch", "samples", "fid", "kid"]
 
 
 def test_classes_keeps_only_the_classes_asked_for(tiny_data):

@@ -7,6 +7,7 @@ import gan_common as gc
 import infogan_mnist
 import sample
 import switchcheck
+from conftest import metrics_columns
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
@@ -58,6 +59,7 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
     assert len(q_out) == 1 + n_cont and np.allclose(np.sum(q_out[0], axis=1), 1, atol=1e-5)
     header = (tmp_path / "losses.csv").read_text().splitlines()[0]
     assert header == ",".join(["epoch", "step", "d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
+    assert metrics_columns(tmp_path) == ["epoch", "samples", "fid", "kid", "code_accuracy"]
 
 
 def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):

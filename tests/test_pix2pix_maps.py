@@ -9,7 +9,7 @@ import gan_fashion
 import pix2pix_maps
 import sample
 import switchcheck
-
+from conftest import metrics_columns
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
 
@@ -89,6 +89,7 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, dire
     out = trained[direction]
     assert (out / "generated_plot_e001.png").stat().st_size > 0
     assert gc.read_generator_info(out / "generator.h5")["direction"] == direction
+    assert metrics_columns(out) == ["epoch", "pairs", "l1", "psnr", "ssim"]
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     image = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
     as_trained = gc.in_training_mode(g_model)

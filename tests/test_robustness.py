@@ -16,7 +16,7 @@ import datafiles
 import gan_fashion
 import gan_common as gc
 import switchcheck
-from conftest import REPO, run_script
+from conftest import REPO, SMALL_EVAL, run_script
 
 
 def start_script(args):
@@ -43,7 +43,7 @@ def snapshots(out):
 
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):
     flags = ["--data-dir", tiny_data, "--epochs", "3", "--steps-per-epoch", "40", "--batch-size", "8",
-             "--eval-every", "1", "--seed", "1"]
+             "--eval-every", "1", "--seed", "1", *SMALL_EVAL]
     whole = run_script(["scripts/gan_fashion.py", *flags, "--out", tmp_path / "whole"])
     assert whole.returncode == 0, whole.stderr[-2000:]
     out = tmp_path / "interrupted"
@@ -71,7 +71,7 @@ def loadable(out):
 
 def test_a_kill_at_any_moment_leaves_a_loadable_generator_and_checkpoint(tiny_data, tmp_path):
     flags = ["--data-dir", tiny_data, "--out", tmp_path, "--steps-per-epoch", "1", "--batch-size", "8",
-             "--eval-every", "1"]
+             "--eval-every", "1", *SMALL_EVAL]
     first = run_script(["scripts/gan_fashion.py", *flags, "--epochs", "1"])
     assert first.returncode == 0, first.stderr[-2000:]
     loadable(tmp_path)

@@ -9,7 +9,7 @@ import cgan_fashion
 import gan_fashion
 import gan_common as gc
 import switchcheck
-from conftest import run_script
+from conftest import SMALL_EVAL, run_script
 
 SCRIPTS = ["gan_fashion", "cgan_fashion"]
 JAX_SCRIPTS = SCRIPTS + ["dcgan_cifar10"]
@@ -119,7 +119,7 @@ def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(script,
     check = run_script(["tests/switchcheck.py", script, tiny_data], backend="jax")
     assert check.returncode == 0 and "switch ok on jax" in check.stdout, check.stderr[-2000:]
     run = run_script([f"scripts/{script}.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
-                      "--steps-per-epoch", "2", "--batch-size", "8"], backend="jax")
+                      "--steps-per-epoch", "2", "--batch-size", "8", *SMALL_EVAL], backend="jax")
     assert run.returncode == 0, run.stderr[-2000:]
     info = gc.read_generator_info(tmp_path / "generator.h5")
     z_input = np.zeros((2, 100), "float32")
@@ -131,7 +131,7 @@ def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(script,
 def test_jax_backend_runs_the_batchnorm_scripts(script, flags, tiny_data, tmp_path):
     pytest.importorskip("jax")
     run = run_script([f"scripts/{script}.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
-                      "--steps-per-epoch", "2", "--batch-size", "8", *flags], backend="jax")
+                      "--steps-per-epoch", "2", "--batch-size", "8", *SMALL_EVAL, *flags], backend="jax")
     assert run.returncode == 0, run.stderr[-2000:]
     info = gc.read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == script.split("_")[0]

@@ -1,0 +1,115 @@
+"""Measure a generator saved by these scripts: a table on screen and the figures as JSON.
+
+    python scripts/evaluate.py outputs/cgan_fashion/generator.h5             # FID, KID, class agreement
+    python scripts/evaluate.py outputs/infogan_mnist/generator_best.h5       # ... code accuracy
+    python scripts/evaluate.py outputs/dcgan_cifar10/generator.h5 --inception  # + Inception FID
+    python scripts/evaluate.py outputs/pix2pix_sat2map/generator.h5          # L1, PSNR, SSIM
+
+FID and KID are measured in a judge's feature space (gan_metrics.py) between --samples generated
+images and the real test split, beside the same figures for real training images (the floor)
+and uniform noise (the ceiling). Both depend on the sample count, which is printed with them.
+Pix2Pix is measured on the validation pairs, beside the identity baseline (the source image
+itself as the translation). The judge is trained on first use and cached in --judges-dir.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+import gan_metrics as gm
+import pix2pix_maps
+
+MEASURES = {"fid": "FID", "kid": "KID", "class_agreement": "class agreement", "code_accuracy": "code accuracy",
+            "l1": "L1 ([-1, 1] pixels)", "psnr": f"PSNR (dB; identical = {gm.PSNR_CAP:.0f})", "ssim": "SSIM"}
+SHARES = {"class_agreement", "code_accuracy"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
+    parser.add_argument("--samples", type=gc.positive_int, default=gm.FULL_SAMPLES,
+                        help="generated images (Pix2Pix: validation pairs, at most all of them)")
+    parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
+    parser.add_argument("--judges-dir", default=str(gc.default_out("judges")),
+                        help="where judges are cached (trained there when missing)")
+    parser.add_argument("--json", default=None, help="where to write the figures (default: beside the generator)")
+    parser.add_argument("--inception", action="store_true",
+                        help="CIFAR-10: also the standard FID in InceptionV3's features (downloads ImageNet weights)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    return parser.parse_args(argv)
+
+
+def cell(key, value):
+    if value is None:
+        return ""
+    return f"{value:.1%}" if key in SHARES else f"{value:.4g}"
+
+
+def table(results, references, count):
+    """Markdown: one row per measure, the generator and each reference in columns."""
+    keys = [k for k in MEASURES if k in results]
+    lines = [f"| measure ({count}) | generator | " + " | ".join(references) + " |",
+             "|---|---|" + "---|" * len(references)]
+    for key in keys:
+        refs = [cell(key, ref.get(key)) for ref in references.values()]
+        lines.append(f"| {MEASURES[key]} | {cell(key, results[key])} | " + " | ".join(refs) + " |")
+    return "\n".join(lines)
+
+
+def inception_fid(evaluator, g_model, n, seed):
+    """The standard FID (InceptionV3 pool features, images resized to 299x299), or None with the
+    reason printed when Keras cannot load the ImageNet weights."""
+    try:
+        inception = gm.load_inception(evaluator.test_images.shape[1:])
+    except Exception as error:  # no network, a proxy, a damaged cache: all end the same
+        print(f"Inception FID: not measured: Keras could not load the ImageNet InceptionV3 weights "
+              f"({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+        return None
+    inputs, _ = gm.generator_inputs(evaluator.info, n, np.random.default_rng(seed))
+    generated = g_model.predict(inputs, batch_size=500, verbose=0)
+    fid = gm.frechet_distance(inception.predict(generated, batch_size=100, verbose=0),
+                              inception.predict(evaluator.test_images, batch_size=100, verbose=0))
+    print(f"Inception FID ({n} samples against {len(evaluator.test_images)} real test images): {fid:.4g}")
+    return fid
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    info = gc.read_generator_info(args.generator)
+    if info["kind"] not in gm.PRIMARY:
+        raise gc.UserError(f"{args.generator} is a {info['kind']} model, not a generator")
+    if args.inception and info.get("image_shape", [0])[-1] != 3:
+        raise gc.UserError("--inception measures colour images (the CIFAR-10 generator); "
+                           f"this generator draws {info.get('image_shape')}")
+    g_model, _ = gc.load_generator(args.generator)
+    pairs = pix2pix_maps.load_real_samples(args.data_dir, "val", info["direction"]) \
+        if info["kind"] == "pix2pix" else None
+    if info["kind"] == "pix2pix" and pairs is None:
+        raise gc.UserError("no validation pairs (maps/val/) to measure a Pix2Pix generator on")
+    evaluator = gm.evaluator_for(info, args.judges_dir, args.data_dir, pairs)
+    results = evaluator(g_model, args.samples, args.seed)
+    count = f"{results['pairs']} validation pairs" if "pairs" in results else \
+        f"{results['samples']} samples vs {len(evaluator.test_images)} real test images"
+    references = evaluator.references(results.get("samples", args.samples), args.seed)
+    report = dict(generator=str(args.generator), info=info, results=results, references=references)
+    judge = getattr(evaluator, "judge_info", None)
+    if judge:
+        report["judge"] = judge
+        print(f"{judge['dataset']} judge: {judge['test_accuracy']:.2%} right on {judge['test_images']} real test images")
+    print(f"{args.generator}: {info['kind']}, epoch {info.get('epoch')}")
+    print(table(results, references, count))
+    if "per_class" in results:
+        print("class agreement per class: " + ", ".join(f"{name} {share:.0%}" for name, share in results["per_class"].items()))
+    if args.inception:
+        report["inception_fid"] = inception_fid(evaluator, g_model, args.samples, args.seed)
+    out = Path(args.json) if args.json else Path(args.generator).with_name(f"{Path(args.generator).stem}_metrics.json")
+    gc.write_text(out, json.dumps(report, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    gc.run_main(main)

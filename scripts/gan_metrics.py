@@ -1,0 +1,360 @@
+"""Measured quality: judges, FID and KID in a judge's feature space, class agreement, InfoGAN's
+code accuracy, Pix2Pix's L1, PSNR and SSIM, and the metrics.csv / generator_best.h5 that every
+training script keeps through `QualityLog`.
+
+A judge is a small classifier CNN trained on a dataset's real training split and cached in
+outputs/judges/. Its penultimate layer (128 units) is the feature space of FID and KID: the
+same measures as the usual Inception FID and KID, but on a network that knows these images, so
+the figures are comparable between runs of these scripts, not with papers' Inception figures.
+"""
+import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+
+import contextlib
+import csv
+import zlib
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+from scipy.ndimage import gaussian_filter
+from scipy.optimize import linear_sum_assignment
+
+JUDGE_EPOCHS = {"cifar10": 40}  # every other dataset: DEFAULT_JUDGE_EPOCHS
+DEFAULT_JUDGE_EPOCHS = 8
+JUDGE_BATCH = 128
+FULL_SAMPLES = 10000  # evaluate.py; the training scripts use --eval-samples (2,000)
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+PSNR_CAP = 100.0  # dB, what identical images score instead of infinity
+SSIM_SIGMA = 1.5  # Wang et al. (2004): an 11x11 Gaussian window, K1 = 0.01, K2 = 0.03
+
+
+# ---------------------------------------------------------------------------------------
+# The measures, on NumPy arrays.
+# ---------------------------------------------------------------------------------------
+
+def _psd_sqrt(matrix):
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(features_a, features_b):
+    """FID: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2), with the trace of the root taken
+    from the eigenvalues of S_a^1/2 S_b S_a^1/2 (symmetric, so no complex parts to drop)."""
+    a, b = np.asarray(features_a, "float64"), np.asarray(features_b, "float64")
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _psd_sqrt(cov_a)
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+
+
+def kernel_distance(features_a, features_b, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=0):
+    """KID: the unbiased estimate of MMD^2 with the kernel (x.y / d + 1)^3, averaged over random
+    subsets of min(subset_size, both set sizes) from each set."""
+    a, b = np.asarray(features_a, "float64"), np.asarray(features_b, "float64")
+    rng = np.random.default_rng(seed)
+    m, dim = min(subset_size, len(a), len(b)), a.shape[1]
+    total = 0.0
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        k_xx, k_yy, k_xy = ((p @ q.T / dim + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+        total += within - 2 * k_xy.mean()
+    return float(total / subsets)
+
+
+def class_agreement(predicted, wanted, n_classes):
+    """(share of images recognised as the class asked for, that share for each class)."""
+    predicted, wanted = np.asarray(predicted), np.asarray(wanted)
+    hits = predicted == wanted
+    per_class = [float(hits[wanted == c].mean()) if np.any(wanted == c) else float("nan") for c in range(n_classes)]
+    return float(hits.mean()), per_class
+
+
+def code_accuracy(codes, classes, n_codes, n_classes):
+    """How well a categorical code works as a classifier, after the one-to-one matching of code
+    values to classes that gets the most right (Hungarian algorithm)."""
+    counts = np.zeros((n_codes, n_classes))
+    np.add.at(counts, (np.asarray(codes), np.asarray(classes)), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(codes))
+
+
+def _unit_range(images):
+    return (np.asarray(images, "float64") + 1) / 2
+
+
+def mean_l1(images, targets):
+    """Mean absolute difference on the [-1, 1] scale of the training's L1 loss."""
+    return float(np.mean(np.abs(np.asarray(images, "float64") - np.asarray(targets, "float64"))))
+
+
+def mean_psnr(images, targets):
+    """Mean PSNR in dB over images, pixels on [0, 1]; identical images score PSNR_CAP."""
+    mse = np.mean((_unit_range(images) - _unit_range(targets)) ** 2, axis=(1, 2, 3))
+    with np.errstate(divide="ignore"):
+        psnr = np.where(mse > 0, -10 * np.log10(mse), PSNR_CAP)
+    return float(np.mean(np.minimum(psnr, PSNR_CAP)))
+
+
+def mean_ssim(images, targets):
+    """Mean SSIM (Wang et al. 2004) over images and channels, pixels on [0, 1], Gaussian window,
+    borders where the window does not fit left out."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    x, y = _unit_range(images), _unit_range(targets)
+
+    def local_mean(a):  # per image and channel: blur height and width only
+        return gaussian_filter(a, sigma=(0, SSIM_SIGMA, SSIM_SIGMA, 0), truncate=3.5)
+
+    mu_x, mu_y = local_mean(x), local_mean(y)
+    var_x = local_mean(x * x) - mu_x ** 2
+    var_y = local_mean(y * y) - mu_y ** 2
+    cov = local_mean(x * y) - mu_x * mu_y
+    ssim = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    border = int(3.5 * SSIM_SIGMA + 0.5)
+    return float(np.mean(ssim[:, border:-border, border:-border, :]))
+
+
+# ---------------------------------------------------------------------------------------
+# Judges.
+# ---------------------------------------------------------------------------------------
+
+def define_judge(in_shape, n_classes):
+    """Conv blocks with BatchNormalization, then the 128-unit feature layer and the classes.
+    Colour images (CIFAR-10) get a wider net and flips and shifts, which 80% needs."""
+    colour = in_shape[-1] == 3
+    inputs = keras.Input(shape=in_shape)
+    x = inputs
+    if colour:
+        x = layers.RandomFlip("horizontal")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest")(x)
+    for filters in (64, 128, 256) if colour else (32, 64):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)  # settled within a short training
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    features = layers.Dense(128, activation="relu", name="features")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(layers.Dropout(0.5)(features))
+    judge = keras.Model(inputs, outputs, name="judge")
+    judge.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return judge
+
+
+def fingerprint(images):
+    """Which training set a judge learnt from: its size and a checksum of its pixels."""
+    return f"{len(images)}:{zlib.crc32(np.ascontiguousarray(images).tobytes()):08x}"
+
+
+def load_judge(dataset, judges_dir, data_dir=None):
+    """(judge, info) for a dataset: the cached one when it was trained on these very training
+    images, else a new one, trained now, tested on the real test split and cached."""
+    train_images, train_labels = gc.load_dataset(dataset, data_dir, "train")
+    path = Path(judges_dir) / f"{dataset}.h5"
+    if path.is_file():
+        judge, info = gc.load_generator(path)
+        if info.get("fingerprint") == fingerprint(train_images):
+            return judge, info
+        print(f"{path} was trained on other {dataset} images: training a new judge")
+    title = gc.DATASETS[dataset]["title"]
+    epochs = JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
+    print(f"training the {title} judge ({epochs} epochs on {len(train_images)} images; once, "
+          f"then cached in {path.parent})")
+    test_images, test_labels = gc.load_dataset(dataset, data_dir, "test")
+    judge = define_judge(train_images.shape[1:], len(gc.DATASETS[dataset]["classes"]))
+    judge.fit(gc.scale_images(train_images), train_labels, batch_size=JUDGE_BATCH, epochs=epochs, verbose=2)
+    _, accuracy = judge.evaluate(gc.scale_images(test_images), test_labels, batch_size=500, verbose=0)
+    info = dict(kind="judge", dataset=dataset, test_accuracy=float(accuracy), test_images=len(test_images),
+                epochs=epochs, fingerprint=fingerprint(train_images))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gc.save_generator(judge, path, **info)
+    print(f"{title} judge: {accuracy:.2%} right on the {len(test_images)} real test images; saved to {path}")
+    return judge, info
+
+
+def features_and_classes(judge):
+    """A model giving the judge's feature layer and its class probabilities at once."""
+    return keras.Model(judge.inputs, [judge.get_layer("features").output, judge.output])
+
+
+def judge_outputs(judge_model, images):
+    """(features, predicted classes) of images in [-1, 1]."""
+    features, probabilities = judge_model.predict(np.asarray(images, "float32"), batch_size=500, verbose=0)
+    return features, np.argmax(probabilities, axis=1)
+
+
+def load_inception(image_shape):
+    """InceptionV3's 2048 pool features, as the standard FID uses them, for images of image_shape
+    in [-1, 1] (the range InceptionV3 expects) resized to 299x299. Downloads the ImageNet weights."""
+    inputs = keras.Input(shape=image_shape)
+    resized = layers.Resizing(299, 299)(inputs)
+    inception = keras.applications.InceptionV3(include_top=False, weights="imagenet", pooling="avg")
+    return keras.Model(inputs, inception(resized), name="inception_features")
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluating a generator.
+# ---------------------------------------------------------------------------------------
+
+PRIMARY = {"gan": ("fid", "lower"), "dcgan": ("fid", "lower"), "cgan": ("class_agreement", "higher"),
+           "acgan": ("class_agreement", "higher"), "infogan": ("code_accuracy", "higher"),
+           "pix2pix": ("l1", "lower")}
+
+
+def generator_inputs(info, n, rng):
+    """n inputs for a generator and the class (or code value) each one asks for, balanced."""
+    z_input = rng.standard_normal((n, info["latent_dim"]), dtype="float32")
+    asked = np.arange(n) % (info.get("n_cat") or info["n_classes"] or 1)
+    if info["kind"] == "infogan":
+        cont = rng.uniform(-1, 1, (n, info["n_cont"]))
+        return np.hstack((z_input, np.eye(info["n_cat"])[asked], cont)).astype("float32"), asked
+    if info["n_classes"]:
+        return [z_input, asked], asked
+    return z_input, asked
+
+
+class ImageEvaluator:
+    """FID and KID against the real test split in the judge's feature space, and for conditional
+    generators the class agreement, for InfoGAN the code accuracy."""
+
+    def __init__(self, info, judges_dir, data_dir=None):
+        self.info, self.kind = info, info["kind"]
+        self.judge, self.judge_info = load_judge(info["dataset"], judges_dir, data_dir)
+        test_images, test_labels = gc.load_dataset(info["dataset"], data_dir, "test")
+        train_images, train_labels = gc.load_dataset(info["dataset"], data_dir, "train")
+        trained_on = info.get("trained_on")
+        if trained_on and trained_on != gc.DATASETS[info["dataset"]]["classes"]:
+            test_images, _ = gc.select_classes(test_images, test_labels, info["dataset"], trained_on)
+            train_images, _ = gc.select_classes(train_images, train_labels, info["dataset"], trained_on)
+        self.train_images = gc.scale_images(train_images)
+        self.test_images = gc.scale_images(test_images)
+        self.judge_model = features_and_classes(self.judge)
+        self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
+        self.primary, self.better = PRIMARY[self.kind]
+
+    def images_vs_test(self, images):
+        features, predicted = judge_outputs(self.judge_model, images)
+        return dict(fid=frechet_distance(features, self.test_features),
+                    kid=kernel_distance(features, self.test_features)), predicted
+
+    def __call__(self, g_model, n, seed=0):
+        """The same n inputs (for a seed) at every call, so that epochs differ only by the generator."""
+        inputs, asked = generator_inputs(self.info, n, np.random.default_rng(seed))
+        images = g_model.predict(inputs, batch_size=500, verbose=0)
+        results, predicted = self.images_vs_test(images)
+        results = dict(samples=n, **results)
+        if self.kind in ("cgan", "acgan"):
+            results["class_agreement"], per_class = class_agreement(predicted, asked, self.info["n_classes"])
+            results["per_class"] = dict(zip(self.info["class_names"], per_class))
+        if self.kind == "infogan":
+            n_digits = len(gc.DATASETS[self.info["dataset"]]["classes"])
+            results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)
+        return results
+
+    def references(self, n, seed=0):
+        """The floor (n real training images) and the ceiling (n images of uniform noise)."""
+        rng = np.random.default_rng(seed)
+        floor = self.train_images[rng.choice(len(self.train_images), min(n, len(self.train_images)), replace=False)]
+        noise = rng.uniform(-1, 1, (n, *self.test_images.shape[1:])).astype("float32")
+        return {"real training images (floor)": self.images_vs_test(floor)[0],
+                "uniform noise (ceiling)": self.images_vs_test(noise)[0]}
+
+
+class TranslationEvaluator:
+    """Pix2Pix: L1, PSNR and SSIM of translations against their targets on validation pairs."""
+
+    primary, better = PRIMARY["pix2pix"]
+
+    def __init__(self, pairs):
+        self.sources, self.targets = pairs
+
+    @staticmethod
+    def scores(images, targets):
+        return dict(l1=mean_l1(images, targets), psnr=mean_psnr(images, targets), ssim=mean_ssim(images, targets))
+
+    def __call__(self, g_model, n, seed=0):
+        n = min(n, len(self.sources))
+        g_training = gc.in_training_mode(g_model)  # one at a time, as trained: see pix2pix_maps.py
+        images = np.concatenate([g_training.predict_on_batch(x[None]) for x in self.sources[:n]])
+        return dict(pairs=n, **self.scores(images, self.targets[:n]))
+
+    def references(self, n, seed=0):
+        n = min(n, len(self.sources))
+        return {"identity (the source itself)": self.scores(self.sources[:n], self.targets[:n])}
+
+
+def evaluator_for(info, judges_dir, data_dir=None, pairs=None):
+    if info["kind"] == "pix2pix":
+        return TranslationEvaluator(pairs)
+    return ImageEvaluator(info, judges_dir, data_dir)
+
+
+def is_better(value, best, better):
+    return best is None or (value < best if better == "lower" else value > best)
+
+
+# ---------------------------------------------------------------------------------------
+# During training.
+# ---------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def numpy_random_state_kept():
+    """Measuring (and training a judge) draws random numbers; putting NumPy's state back keeps the
+    GAN's training exactly what it would be without measuring, cached judge or not."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+class QualityLog:
+    """At each summary: the fast metric (`samples` generated images) into metrics.csv, and the
+    snapshot copied to generator_best.h5 when it beats every earlier summary of the run."""
+
+    def __init__(self, out_dir, samples, data_dir=None, pairs=None, resume=False):
+        self.out_dir, self.samples, self.data_dir, self.pairs = Path(out_dir), samples, data_dir, pairs
+        self.path = self.out_dir / "metrics.csv"
+        self.rows = self._read() if resume else []
+        self.evaluator = None
+
+    def _read(self):
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def best(self):
+        best = None
+        for row in self.rows:
+            if is_better(row[self.evaluator.primary], best and best[self.evaluator.primary], self.evaluator.better):
+                best = row
+        return best
+
+    def record(self, epoch, g_model, snapshot):
+        if not self.samples:
+            return
+        with numpy_random_state_kept():
+            if self.evaluator is None:
+                self.evaluator = evaluator_for(gc.read_generator_info(snapshot), self.out_dir.parent / "judges",
+                                               self.data_dir, self.pairs)
+            results = self.evaluator(g_model, self.samples)
+        row = dict(epoch=epoch, **{k: v for k, v in results.items() if k != "per_class"})
+        best = self.best()
+        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+        gc.write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
+        primary = self.evaluator.primary
+        print("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        if is_better(row[primary], best and best[primary], self.evaluator.better):
+            gc.copy_file(snapshot, self.out_dir / "generator_best.h5")
+
+    def report(self):
+        best = self.best() if self.evaluator else None
+        if best:
+            print(f"best generator: epoch {best['epoch']:.0f} ({self.evaluator.primary} "
+                  f"{best[self.evaluator.primary]:.4g}), saved as {self.out_dir / 'generator_best.h5'}")
