@@ -250,11 +250,11 @@ def step_flops(g_model, d_model, gan_model, n_batch, d_batch):
     return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_in_gan) * n_batch
 
 
-def matmul_rate(size=2048, chain=4, repeats=3):
-    """Operations per second of float32 size x size matrix products on the current backend: the
-    best of a few runs of `chain` products waited for once (a GPU runs them asynchronously)."""
-    a = keras.random.normal((size, size), seed=1)
-    b = keras.random.normal((size, size), seed=2) / size ** 0.5  # keeps the chained values in range
+def matmul_rate(size=2048, dtype="float32", chain=4, repeats=3):
+    """Operations per second of size x size matrix products on the current backend: the best of
+    a few runs of `chain` products waited for once (a GPU runs them asynchronously)."""
+    a = keras.random.normal((size, size), seed=1, dtype=dtype)
+    b = keras.random.normal((size, size), seed=2, dtype=dtype) / size ** 0.5  # keeps chained values in range
 
     def products():
         c = a
@@ -343,6 +343,8 @@ def main(argv=None):
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--matmul-size", type=gc.positive_int, default=2048,
                         help="side of the matrices that measure the machine's rate")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="both loops compute in float16 (weights stay float32), the rate is float16's")
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
         raise gc.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
@@ -353,9 +355,12 @@ def main(argv=None):
     if args.steps < 2:
         raise gc.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
     keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    dtype = keras.mixed_precision.global_policy().compute_dtype
     print(machine_line())
-    rate = matmul_rate(args.matmul_size)
-    print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s (float32, {args.matmul_size}x{args.matmul_size})")
+    rate = matmul_rate(args.matmul_size, dtype)
+    print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
     print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
     print("| script | batch | GFLOP/step | tutorial loop s/step | this loop s/step | speed-up | steps/s | "
           "images/s | GFLOP/s | of matmul rate |")

@@ -103,3 +103,15 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"error: no such file: {tmp_path / 'missing.h5'}"
 
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_generator_saved_on_tensorflow_samples_the_same_images_on_another_backend(backend, generators, tmp_path):
+    pytest.importorskip(backend)
+    point = ["--point", "0.5", "--label", "Dress"]
+    here = draw(generators / "cgan.h5", tmp_path, *point)
+    there = tmp_path / f"{backend}.npy"
+    result = run_script(["scripts/sample.py", generators / "cgan.h5", *point, "--out", tmp_path / f"{backend}.png",
+                         "--save-array", there], backend=backend)
+    assert result.returncode == 0, result.stderr[-2000:]
+    np.testing.assert_allclose(np.load(there), here, atol=1e-5)
