@@ -33,8 +33,10 @@ def backend_flag(argv):
     return pre.parse_known_args(argv)[0].backend
 
 
-if __name__ == "__main__" and backend_flag(sys.argv[1:]):  # Keras reads the backend once, at import
-    os.environ["KERAS_BACKEND"] = backend_flag(sys.argv[1:])
+if __name__ == "__main__":
+    _backend = backend_flag(sys.argv[1:])
+    if _backend:  # Keras reads the backend once, when it is imported
+        os.environ["KERAS_BACKEND"] = _backend
 
 import gan_common as gc  # first of the rest: it configures TensorFlow before Keras loads it
 

@@ -151,10 +151,11 @@ def fingerprint(images):
     return f"{len(images)}:{zlib.crc32(np.ascontiguousarray(images).tobytes()):08x}"
 
 
-def load_judge(dataset, judges_dir, data_dir=None):
-    """(judge, info) for a dataset: the cached one when it was trained on these very training
-    images, else a new one, trained now, tested on the real test split and cached."""
-    train_images, train_labels = gc.load_dataset(dataset, data_dir, "train")
+def load_judge(dataset, judges_dir, train, test):
+    """(judge, info) for a dataset, given its (images, labels) splits: the cached judge when it
+    was trained on these very training images, else a new one, trained now, tested on the test
+    split and cached."""
+    (train_images, train_labels), (test_images, test_labels) = train, test
     path = Path(judges_dir) / f"{dataset}.h5"
     if path.is_file():
         judge, info = gc.load_generator(path)
@@ -165,7 +166,6 @@ def load_judge(dataset, judges_dir, data_dir=None):
     epochs = JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
     print(f"training the {title} judge ({epochs} epochs on {len(train_images)} images; once, "
           f"then cached in {path.parent})")
-    test_images, test_labels = gc.load_dataset(dataset, data_dir, "test")
     judge = define_judge(train_images.shape[1:], len(gc.DATASETS[dataset]["classes"]))
     judge.fit(gc.scale_images(train_images), train_labels, batch_size=JUDGE_BATCH, epochs=epochs, verbose=2)
     _, accuracy = judge.evaluate(gc.scale_images(test_images), test_labels, batch_size=500, verbose=0)
@@ -224,9 +224,10 @@ class ImageEvaluator:
 
     def __init__(self, info, judges_dir, data_dir=None):
         self.info, self.kind = info, info["kind"]
-        self.judge, self.judge_info = load_judge(info["dataset"], judges_dir, data_dir)
-        test_images, test_labels = gc.load_dataset(info["dataset"], data_dir, "test")
         train_images, train_labels = gc.load_dataset(info["dataset"], data_dir, "train")
+        test_images, test_labels = gc.load_dataset(info["dataset"], data_dir, "test")
+        self.judge, self.judge_info = load_judge(info["dataset"], judges_dir, (train_images, train_labels),
+                                                 (test_images, test_labels))
         trained_on = info.get("trained_on")
         if trained_on and trained_on != gc.DATASETS[info["dataset"]]["classes"]:
             test_images, _ = gc.select_classes(test_images, test_labels, info["dataset"], trained_on)
@@ -294,10 +295,6 @@ def evaluator_for(info, judges_dir, data_dir=None, pairs=None):
     return ImageEvaluator(info, judges_dir, data_dir)
 
 
-def is_better(value, best, better):
-    return best is None or (value < best if better == "lower" else value > best)
-
-
 # ---------------------------------------------------------------------------------------
 # During training.
 # ---------------------------------------------------------------------------------------
@@ -329,10 +326,17 @@ class QualityLog:
         with open(self.path, newline="") as f:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
+    def beats(self, row, best):
+        """Whether a metrics row is better than `best` (None: no row yet) on the primary figure."""
+        if best is None:
+            return True
+        value, old = row[self.evaluator.primary], best[self.evaluator.primary]
+        return value < old if self.evaluator.better == "lower" else value > old
+
     def best(self):
         best = None
         for row in self.rows:
-            if is_better(row[self.evaluator.primary], best and best[self.evaluator.primary], self.evaluator.better):
+            if self.beats(row, best):
                 best = row
         return best
 
@@ -348,9 +352,8 @@ class QualityLog:
         best = self.best()
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
         gc.write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
-        primary = self.evaluator.primary
         print("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
-        if is_better(row[primary], best and best[primary], self.evaluator.better):
+        if self.beats(row, best):
             gc.copy_file(snapshot, self.out_dir / "generator_best.h5")
 
     def report(self):
