@@ -26,7 +26,7 @@ on Keras 3 (README, "What Keras 3 changes").
 BatchNormalization in the composite update (BATCHNORM_IN_COMPOSITE). The tutorial freezes every
 discriminator layer but BatchNormalization. On Keras 3 a frozen BatchNormalization runs on its
 moving statistics, while a trainable one normalises with the batch's statistics and is also
-updated by the generator's step. The three choices (gan_common.freeze_discriminator):
+updated by the generator's step. The three choices (gan_utils.freeze_discriminator):
   - "batch-statistics" (default): in the generator's step the discriminator normalises the
     fake batch with that batch's statistics, exactly as in its own update on a fake
     half-batch, but nothing the generator's loss says reaches the discriminator's weights
@@ -38,7 +38,7 @@ updated by the generator's step. The three choices (gan_common.freeze_discrimina
   - "frozen": the discriminator runs on moving averages of real-only and fake-only batches in
     the generator's step, which is not the function it was trained to be.
 The fakes the discriminator sees are made by the generator in training mode, as in the
-composite update (gan_common.in_training_mode); the tutorial's predict() makes them in inference
+composite update (gan_utils.in_training_mode); the tutorial's predict() makes them in inference
 mode, and with those the InfoGAN discriminator learned to reject fakes the generator was never
 scored on, and nothing trained (infogan_mnist.py's docstring).
 Measured here, two epochs on Fashion-MNIST each, same seed (README, "Results so far"): with
@@ -50,13 +50,17 @@ every row of a column the same blotch after epochs 1 and 2.
 The tests pin, weight by weight, which discriminator weights each choice lets the composite
 update change.
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import keras
 import numpy as np
 from keras import layers
 
-import gan_metrics as gm
+import gan_data as gd
+import gan_files as gf
+import gan_run as gr
+import gan_utils as gu
+
 
 LATENT_DIM = 100
 N_EPOCHS = 100
@@ -66,6 +70,7 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
+EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
 LOSSES = ["binary_crossentropy", "sparse_categorical_crossentropy"]
 
 
@@ -109,7 +114,7 @@ def define_generator(latent_dim, n_classes=10):
 
 
 def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
-    gc.freeze_discriminator(d_model, batchnorm)
+    gu.freeze_discriminator(d_model, batchnorm)
     source, label = d_model(g_model.output)
     # Named outputs: both would be called "discriminator", and Keras would then report one
     # head's loss twice instead of each head's loss.
@@ -122,12 +127,12 @@ def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
 
 def load_real_samples(data_dir=None, split="train"):
     """[images in [-1, 1], labels] of Fashion-MNIST."""
-    images, labels = gc.load_dataset("fashion_mnist", data_dir, split)
-    return [gc.scale_images(images), labels]
+    images, labels = gd.load_dataset("fashion_mnist", data_dir, split)
+    return [gd.scale_images(images), labels]
 
 
 def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
-    z_input, labels_input = gc.generate_latent_points(latent_dim, n_samples, n_classes)
+    z_input, labels_input = gu.generate_latent_points(latent_dim, n_samples, n_classes)
     images = g_model.predict_on_batch([z_input, labels_input])
     y = np.zeros((n_samples, 1), dtype="float32")
     return [images, labels_input], y
@@ -143,78 +148,72 @@ def class_head_accuracy(d_model, test_dataset):
 def summarize_performance(epoch, g_model, d_model, latent_dim, out_dir, test_dataset=None):
     """A grid with one named class per column, a generator snapshot, the class head's accuracy."""
     snapshot = out_dir / f"generator_e{epoch:03d}.h5"
-    gc.save_class_grid(g_model, latent_dim, gc.FASHION_CLASSES, out_dir / f"generated_plot_e{epoch:03d}.png",
+    gu.save_class_grid(g_model, latent_dim, gd.FASHION_CLASSES, out_dir / f"generated_plot_e{epoch:03d}.png",
                        f"epoch {epoch}")
     save_generator(g_model, snapshot, latent_dim, epoch)
     if test_dataset is not None:
         accuracy = class_head_accuracy(d_model, test_dataset)
         print(f"class-head accuracy on {len(test_dataset[0])} real test images: {accuracy:.1%}")
-        gc.append_csv_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
+        gf.append_csv_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
                           [epoch, f"{accuracy:.4f}"])
     return snapshot
 
 
 def save_generator(g_model, path, latent_dim, epoch):
-    gc.save_generator(g_model, path, kind="acgan", latent_dim=latent_dim, n_classes=10,
-                      class_names=gc.FASHION_CLASSES, image_shape=[28, 28, 1], dataset="fashion_mnist",
+    gu.save_generator(g_model, path, kind="acgan", latent_dim=latent_dim, n_classes=10,
+                      class_names=gd.FASHION_CLASSES, image_shape=[28, 28, 1], dataset="fashion_mnist",
                       epoch=epoch)
 
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
-          *, steps_per_epoch=None, eval_every=EVAL_EVERY, test_dataset=None,
-          batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          quality=None, out_dir=gc.default_out("acgan_fashion")):
+          *, steps_per_epoch=None, eval_every=EVAL_EVERY, ema_decay=EMA_DECAY, test_dataset=None,
+          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out("acgan_fashion"), options=None):
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
-    log = gc.LossLog(out_dir, ["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"])
-    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
-    g_training = gc.in_training_mode(g_model)
-    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
-                               settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
-    for i in range(checkpoint.epoch, n_epochs):
-        log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(checkpoint.first_step(i), bat_per_epo):
-            [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch)
-            gc.unfreeze_discriminator(d_model)
+    g_training = gu.in_training_mode(g_model)
+    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+                 loss_names=["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"],
+                 batchnorm_inputs=lambda n: gu.generate_latent_points(latent_dim, n, 10),
+                 settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
+    for i in run.epochs(n_epochs):
+        for j in run.steps(bat_per_epo):
+            [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch)
+            gu.unfreeze_discriminator(d_model)
             _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
             [X_fake, labels_fake], y_fake = generate_fake_samples(g_training, latent_dim, half_batch)
             _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake])
-            [z_input, z_labels] = gc.generate_latent_points(latent_dim, n_batch, 10)
-            gc.freeze_discriminator(d_model, batchnorm)
+            [z_input, z_labels] = gu.generate_latent_points(latent_dim, n_batch, 10)
+            gu.freeze_discriminator(d_model, batchnorm)
             _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
-            log.step(i + 1, j + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2)
-            checkpoint.step_done(i, j)
-        log.save()
-        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            snapshot = summarize_performance(i + 1, g_model, d_model, latent_dim, out_dir, test_dataset)
-            quality.record(i + 1, g_model, snapshot)
-        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
-    save_generator(g_model, out_dir / "generator.h5", latent_dim, n_epochs)
-    print(f"generator saved to {out_dir / 'generator.h5'}")
-    quality.report()
+            run.log_step(d_r1, d_r2, d_f, d_f2, g_1, g_2)
+        if run.summary_due(eval_every):
+            snapshot = summarize_performance(i + 1, run.sample_generator(), d_model, latent_dim, run.out_dir,
+                                             test_dataset)
+            run.record_quality(snapshot)
+    save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, n_epochs)
+    run.finish()
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES,
+    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
+    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES,
                         default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
     args = parser.parse_args(argv)
-    out_dir = gc.prepare_run(args, "acgan_fashion")
+    out_dir = gr.prepare_run(args, "acgan_fashion")
     dataset = load_real_samples(args.data_dir)
     test_dataset = load_real_samples(args.data_dir, split="test")
-    gc.check_batch(args.batch_size, len(dataset[0]))
+    gr.check_batch(args.batch_size, len(dataset[0]))
     d_model = define_discriminator()
     g_model = define_generator(LATENT_DIM)
     gan_model = define_gan(g_model, d_model, args.batchnorm_in_composite)
-    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    gu.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, test_dataset=test_dataset,
-          batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every,
-          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
+          ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
+          options=gr.RunOptions.from_args(args))
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

@@ -38,7 +38,7 @@ if __name__ == "__main__":
     if _backend:  # Keras reads the backend once, when it is imported
         os.environ["KERAS_BACKEND"] = _backend
 
-import gan_common as gc  # first of the rest: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: E402,F401  first of the rest: it configures TensorFlow before Keras loads it
 
 import contextlib
 import importlib
@@ -52,6 +52,10 @@ import numpy as np
 from keras import layers
 from numpy import ones, zeros
 from numpy.random import randint, randn
+
+import gan_data as gd
+import gan_files as gf
+import gan_run as gr
 
 DATASET_SIZE = 50000  # Fashion-MNIST has 60,000 training images, CIFAR-10 50,000: either gives the same step time
 
@@ -169,7 +173,7 @@ def tutorial_train_pix2pix(g_model, d_model, gan_model, dataset, n_steps, n_batc
 
 
 def random_gan_data(shape, size=DATASET_SIZE):
-    return gc.scale_images(np.random.randint(0, 256, (size, *shape), dtype=np.uint8))
+    return gd.scale_images(np.random.randint(0, 256, (size, *shape), dtype=np.uint8))
 
 
 def random_cgan_data(shape):
@@ -336,26 +340,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("scripts", nargs="*", help=f"scripts to time: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--batch-size", type=gc.positive_int, default=None,
+    parser.add_argument("--batch-size", type=gr.positive_int, default=None,
                         help="default: each script's own")
-    parser.add_argument("--steps", type=gc.positive_int, default=20, help="training steps per round")
-    parser.add_argument("--rounds", type=gc.positive_int, default=3, help="timed rounds after the warm-up")
+    parser.add_argument("--steps", type=gr.positive_int, default=20, help="training steps per round")
+    parser.add_argument("--rounds", type=gr.positive_int, default=3, help="timed rounds after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
-    parser.add_argument("--matmul-size", type=gc.positive_int, default=2048,
+    parser.add_argument("--matmul-size", type=gr.positive_int, default=2048,
                         help="side of the matrices that measure the machine's rate")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="both loops compute in float16 (weights stay float32), the rate is float16's")
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
-        raise gc.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
+        raise gf.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
                            "line of benchmark.py, or set KERAS_BACKEND")
     unknown = sorted(set(args.scripts) - set(BENCHMARKS))
     if unknown:
-        raise gc.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        raise gf.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if args.steps < 2:
-        raise gc.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
+        raise gf.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -375,4 +379,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

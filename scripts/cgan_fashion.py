@@ -21,13 +21,15 @@ Keras 3: the discriminator is made trainable before each of its own updates and 
 each composite update, from the first step; the tutorial's freeze-once pattern never trains it
 on Keras 3 (README, "What Keras 3 changes").
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import keras
 import numpy as np
 from keras import layers
 
-import gan_metrics as gm
+import gan_data as gd
+import gan_run as gr
+import gan_utils as gu
 
 DATASET = "fashion_mnist"
 LATENT_DIM = 100
@@ -38,6 +40,7 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 LABEL_SMOOTHING = 0.0  # 0.1 makes the discriminator's real targets 0.9
+EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
 
 
 def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
@@ -90,12 +93,12 @@ def define_gan(g_model, d_model):
 
 def load_real_samples(dataset=DATASET, data_dir=None):
     """[images in [-1, 1], labels] of the training split, and the class names."""
-    images, labels = gc.load_dataset(dataset, data_dir)
-    return [gc.scale_images(images), labels], gc.DATASETS[dataset]["classes"]
+    images, labels = gd.load_dataset(dataset, data_dir)
+    return [gd.scale_images(images), labels], gd.DATASETS[dataset]["classes"]
 
 
 def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
-    z_input, labels_input = gc.generate_latent_points(latent_dim, n_samples, n_classes)
+    z_input, labels_input = gu.generate_latent_points(latent_dim, n_samples, n_classes)
     images = g_model.predict_on_batch([z_input, labels_input])
     y = np.zeros((n_samples, 1), dtype="float32")
     return [images, labels_input], y
@@ -104,76 +107,68 @@ def generate_fake_samples(g_model, latent_dim, n_samples, n_classes=10):
 def summarize_performance(epoch, g_model, latent_dim, class_names, out_dir, dataset=DATASET):
     """A grid with one class per column, and a generator snapshot."""
     snapshot = out_dir / f"generator_e{epoch:03d}.h5"
-    gc.save_class_grid(g_model, latent_dim, class_names, out_dir / f"generated_plot_e{epoch:03d}.png",
+    gu.save_class_grid(g_model, latent_dim, class_names, out_dir / f"generated_plot_e{epoch:03d}.png",
                        f"epoch {epoch}")
     save_generator(g_model, snapshot, latent_dim, class_names, epoch, dataset)
     return snapshot
 
 
 def save_generator(g_model, path, latent_dim, class_names, epoch, dataset):
-    gc.save_generator(g_model, path, kind="cgan", latent_dim=latent_dim, n_classes=len(class_names),
+    gu.save_generator(g_model, path, kind="cgan", latent_dim=latent_dim, n_classes=len(class_names),
                       class_names=class_names, image_shape=list(g_model.output.shape[1:]),
                       dataset=dataset, epoch=epoch)
 
 
 def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
-          *, steps_per_epoch=None, eval_every=EVAL_EVERY, label_smoothing=LABEL_SMOOTHING,
-          class_names=gc.FASHION_CLASSES, dataset_name=DATASET, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          quality=None, out_dir=gc.default_out("cgan_fashion")):
+          *, steps_per_epoch=None, eval_every=EVAL_EVERY, ema_decay=EMA_DECAY, label_smoothing=LABEL_SMOOTHING,
+          class_names=gd.FASHION_CLASSES, dataset_name=DATASET, out_dir=gr.default_out("cgan_fashion"), options=None):
     n_classes = len(class_names)
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
-    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g"])
-    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
-    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume,
-                               settings=dict(script="cgan_fashion", dataset=dataset_name, latent_dim=latent_dim,
-                                             n_classes=n_classes, batch_size=n_batch))
-    for i in range(checkpoint.epoch, n_epochs):
-        log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(checkpoint.first_step(i), bat_per_epo):
-            [X_real, labels_real], y_real = gc.generate_real_samples(dataset, half_batch, 1.0 - label_smoothing)
+    run = gr.Run(out_dir, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
+                 options=options, settings=dict(script="cgan_fashion", dataset=dataset_name, latent_dim=latent_dim,
+                                                n_classes=n_classes, batch_size=n_batch))
+    for i in run.epochs(n_epochs):
+        for j in run.steps(bat_per_epo):
+            [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch, 1.0 - label_smoothing)
             d_model.trainable = True
             d_loss1, _ = d_model.train_on_batch([X_real, labels_real], y_real)
             [X_fake, labels], y_fake = generate_fake_samples(g_model, latent_dim, half_batch, n_classes)
             d_loss2, _ = d_model.train_on_batch([X_fake, labels], y_fake)
-            [z_input, labels_input] = gc.generate_latent_points(latent_dim, n_batch, n_classes)
+            [z_input, labels_input] = gu.generate_latent_points(latent_dim, n_batch, n_classes)
             d_model.trainable = False
             g_loss = gan_model.train_on_batch([z_input, labels_input], y_gan)
-            log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss)
-            checkpoint.step_done(i, j)
-        log.save()
-        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            snapshot = summarize_performance(i + 1, g_model, latent_dim, class_names, out_dir, dataset_name)
-            quality.record(i + 1, g_model, snapshot)
-        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
-    save_generator(g_model, out_dir / "generator.h5", latent_dim, class_names, n_epochs, dataset_name)
-    print(f"generator saved to {out_dir / 'generator.h5'}")
-    quality.report()
+            run.log_step(d_loss1, d_loss2, g_loss)
+        if run.summary_due(eval_every):
+            snapshot = summarize_performance(i + 1, run.sample_generator(), latent_dim, class_names, run.out_dir,
+                                             dataset_name)
+            run.record_quality(snapshot)
+    save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, class_names, n_epochs,
+                   dataset_name)
+    run.finish()
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            checkpoint_every=CHECKPOINT_EVERY)
+    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--dataset", choices=["fashion_mnist", "mnist", "emnist"], default=DATASET)
-    parser.add_argument("--label-smoothing", type=gc.fraction, default=LABEL_SMOOTHING,
+    parser.add_argument("--label-smoothing", type=gr.fraction, default=LABEL_SMOOTHING,
                         help="real targets become 1 - this for the discriminator")
     args = parser.parse_args(argv)
     out_name = "cgan_fashion" if args.dataset == "fashion_mnist" else f"cgan_{args.dataset}"
-    out_dir = gc.prepare_run(args, out_name)
+    out_dir = gr.prepare_run(args, out_name)
     dataset, class_names = load_real_samples(args.dataset, args.data_dir)
-    gc.check_batch(args.batch_size, len(dataset[0]))
+    gr.check_batch(args.batch_size, len(dataset[0]))
     d_model = define_discriminator(dataset[0].shape[1:], len(class_names))
     g_model = define_generator(LATENT_DIM, len(class_names))
     gan_model = define_gan(g_model, d_model)
-    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    gu.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
           steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every,
-          label_smoothing=args.label_smoothing, class_names=class_names,
-          dataset_name=args.dataset, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every,
-          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
+          ema_decay=args.ema_decay, label_smoothing=args.label_smoothing, class_names=class_names,
+          dataset_name=args.dataset, out_dir=out_dir, options=gr.RunOptions.from_args(args))
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

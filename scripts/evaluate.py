@@ -9,9 +9,9 @@ FID and KID are measured in a judge's feature space (gan_metrics.py) between --s
 images and the real test split, beside the same figures for real training images (the floor)
 and uniform noise (the ceiling). Both depend on the sample count, which is printed with them.
 Pix2Pix is measured on the validation pairs, beside the identity baseline (the source image
-itself as the translation). The judge is trained on first use and cached in --judges-dir.
+itself as the translation). The judge is trained on first use and cached once per machine (--judge-dir).
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import argparse
 import json
@@ -19,8 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+import gan_judges as gj
 import gan_metrics as gm
+import gan_run as gr
+import gan_utils as gu
 import pix2pix_maps
+from gan_files import UserError, write_text
 
 MEASURES = {"fid": "FID", "kid": "KID", "class_agreement": "class agreement", "code_accuracy": "code accuracy",
             "l1": "L1 ([-1, 1] pixels)", "psnr": f"PSNR (dB; identical = {gm.PSNR_CAP:.0f})", "ssim": "SSIM"}
@@ -31,11 +35,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--samples", type=gc.positive_int, default=gm.FULL_SAMPLES,
+    parser.add_argument("--samples", type=gr.positive_int, default=gm.FULL_SAMPLES,
                         help="generated images (Pix2Pix: validation pairs, at most all of them)")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
-    parser.add_argument("--judges-dir", default=str(gc.default_out("judges")),
-                        help="where judges are cached (trained there when missing)")
+    parser.add_argument("--judge-dir", "--judges-dir", dest="judge_dir", default=None,
+                        help="where judges are cached, trained there when missing "
+                             "(default: judges/ under KERAS_HOME or ~/.keras)")
     parser.add_argument("--json", default=None, help="where to write the figures (default: beside the generator)")
     parser.add_argument("--inception", action="store_true",
                         help="CIFAR-10: also the standard FID in InceptionV3's features (downloads ImageNet weights)")
@@ -64,7 +69,7 @@ def inception_fid(evaluator, g_model, n, seed):
     """The standard FID (InceptionV3 pool features, images resized to 299x299), or None with the
     reason printed when Keras cannot load the ImageNet weights."""
     try:
-        inception = gm.load_inception(evaluator.test_images.shape[1:])
+        inception = gj.load_inception(evaluator.test_images.shape[1:])
     except Exception as error:  # no network, a proxy, a damaged cache: all end the same
         print(f"Inception FID: not measured: Keras could not load the ImageNet InceptionV3 weights "
               f"({type(error).__name__}: {str(error).splitlines()[0][:120]})")
@@ -79,18 +84,18 @@ def inception_fid(evaluator, g_model, n, seed):
 
 def main(argv=None):
     args = parse_args(argv)
-    info = gc.read_generator_info(args.generator)
+    info = gu.read_generator_info(args.generator)
     if info["kind"] not in gm.PRIMARY:
-        raise gc.UserError(f"{args.generator} is a {info['kind']} model, not a generator")
+        raise UserError(f"{args.generator} is a {info['kind']} model, not a generator")
     if args.inception and info.get("image_shape", [0])[-1] != 3:
-        raise gc.UserError("--inception measures colour images (the CIFAR-10 generator); "
+        raise UserError("--inception measures colour images (the CIFAR-10 generator); "
                            f"this generator draws {info.get('image_shape')}")
-    g_model, _ = gc.load_generator(args.generator)
+    g_model, _ = gu.load_generator(args.generator)
     pairs = pix2pix_maps.load_real_samples(args.data_dir, "val", info["direction"]) \
         if info["kind"] == "pix2pix" else None
     if info["kind"] == "pix2pix" and pairs is None:
-        raise gc.UserError("no validation pairs (maps/val/) to measure a Pix2Pix generator on")
-    evaluator = gm.evaluator_for(info, args.judges_dir, args.data_dir, pairs)
+        raise UserError("no validation pairs (maps/val/) to measure a Pix2Pix generator on")
+    evaluator = gm.evaluator_for(info, args.judge_dir, args.data_dir, pairs)
     results = evaluator(g_model, args.samples, args.seed)
     count = f"{results['pairs']} validation pairs" if "pairs" in results else \
         f"{results['samples']} samples vs {len(evaluator.test_images)} real test images"
@@ -107,9 +112,9 @@ def main(argv=None):
     if args.inception:
         report["inception_fid"] = inception_fid(evaluator, g_model, args.samples, args.seed)
     out = Path(args.json) if args.json else Path(args.generator).with_name(f"{Path(args.generator).stem}_metrics.json")
-    gc.write_text(out, json.dumps(report, indent=2))
+    write_text(out, json.dumps(report, indent=2))
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

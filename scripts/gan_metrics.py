@@ -1,28 +1,26 @@
-"""Measured quality: judges, FID and KID in a judge's feature space, class agreement, InfoGAN's
-code accuracy, Pix2Pix's L1, PSNR and SSIM, and the metrics.csv / generator_best.h5 that every
-training script keeps through `QualityLog`.
+"""Measured quality: FID and KID in a judge's feature space (gan_judges.py), class agreement,
+InfoGAN's code accuracy, Pix2Pix's L1, PSNR and SSIM, and the metrics.csv / generator_best.h5
+that every training script keeps through `QualityLog`.
 
-A judge is a small classifier CNN trained on a dataset's real training split and cached in
-outputs/judges/. Its penultimate layer (128 units) is the feature space of FID and KID: the
-same measures as the usual Inception FID and KID, but on a network that knows these images, so
-the figures are comparable between runs of these scripts, not with papers' Inception figures.
+FID and KID here are the usual measures, but in the features of a network that knows these
+images, so the figures are comparable between runs of these scripts, not with papers'
+Inception figures.
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import contextlib
 import csv
-import zlib
 from pathlib import Path
 
-import keras
 import numpy as np
-from keras import layers
 from scipy.ndimage import gaussian_filter
 from scipy.optimize import linear_sum_assignment
 
-JUDGE_EPOCHS = {"cifar10": 40}  # every other dataset: DEFAULT_JUDGE_EPOCHS
-DEFAULT_JUDGE_EPOCHS = 8
-JUDGE_BATCH = 128
+import gan_data as gd
+import gan_utils as gu
+from gan_files import copy_file, write_csv
+from gan_judges import features_and_classes, judge_outputs, load_judge
+
 FULL_SAMPLES = 10000  # evaluate.py; the training scripts use --eval-samples (2,000)
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -118,86 +116,6 @@ def mean_ssim(images, targets):
 
 
 # ---------------------------------------------------------------------------------------
-# Judges.
-# ---------------------------------------------------------------------------------------
-
-def define_judge(in_shape, n_classes):
-    """Conv blocks with BatchNormalization, then the 128-unit feature layer and the classes.
-    Colour images (CIFAR-10) get a wider net and flips and shifts, which 80% needs."""
-    colour = in_shape[-1] == 3
-    inputs = keras.Input(shape=in_shape)
-    x = inputs
-    if colour:
-        x = layers.RandomFlip("horizontal")(x)
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest")(x)
-    for filters in (64, 128, 256) if colour else (32, 64):
-        for _ in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization(momentum=0.9)(x)  # settled within a short training
-            x = layers.ReLU()(x)
-        x = layers.MaxPooling2D()(x)
-        x = layers.Dropout(0.25)(x)
-    x = layers.Flatten()(x)
-    features = layers.Dense(128, activation="relu", name="features")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(layers.Dropout(0.5)(features))
-    judge = keras.Model(inputs, outputs, name="judge")
-    judge.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return judge
-
-
-def fingerprint(images):
-    """Which training set a judge learnt from: its size and a checksum of its pixels."""
-    return f"{len(images)}:{zlib.crc32(np.ascontiguousarray(images).tobytes()):08x}"
-
-
-def load_judge(dataset, judges_dir, train, test):
-    """(judge, info) for a dataset, given its (images, labels) splits: the cached judge when it
-    was trained on these very training images, else a new one, trained now, tested on the test
-    split and cached."""
-    (train_images, train_labels), (test_images, test_labels) = train, test
-    path = Path(judges_dir) / f"{dataset}.h5"
-    if path.is_file():
-        judge, info = gc.load_generator(path)
-        if info.get("fingerprint") == fingerprint(train_images):
-            return judge, info
-        print(f"{path} was trained on other {dataset} images: training a new judge")
-    title = gc.DATASETS[dataset]["title"]
-    epochs = JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
-    print(f"training the {title} judge ({epochs} epochs on {len(train_images)} images; once, "
-          f"then cached in {path.parent})")
-    judge = define_judge(train_images.shape[1:], len(gc.DATASETS[dataset]["classes"]))
-    judge.fit(gc.scale_images(train_images), train_labels, batch_size=JUDGE_BATCH, epochs=epochs, verbose=2)
-    _, accuracy = judge.evaluate(gc.scale_images(test_images), test_labels, batch_size=500, verbose=0)
-    info = dict(kind="judge", dataset=dataset, test_accuracy=float(accuracy), test_images=len(test_images),
-                epochs=epochs, fingerprint=fingerprint(train_images))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gc.save_generator(judge, path, **info)
-    print(f"{title} judge: {accuracy:.2%} right on the {len(test_images)} real test images; saved to {path}")
-    return judge, info
-
-
-def features_and_classes(judge):
-    """A model giving the judge's feature layer and its class probabilities at once."""
-    return keras.Model(judge.inputs, [judge.get_layer("features").output, judge.output])
-
-
-def judge_outputs(judge_model, images):
-    """(features, predicted classes) of images in [-1, 1]."""
-    features, probabilities = judge_model.predict(np.asarray(images, "float32"), batch_size=500, verbose=0)
-    return features, np.argmax(probabilities, axis=1)
-
-
-def load_inception(image_shape):
-    """InceptionV3's 2048 pool features, as the standard FID uses them, for images of image_shape
-    in [-1, 1] (the range InceptionV3 expects) resized to 299x299. Downloads the ImageNet weights."""
-    inputs = keras.Input(shape=image_shape)
-    resized = layers.Resizing(299, 299)(inputs)
-    inception = keras.applications.InceptionV3(include_top=False, weights="imagenet", pooling="avg")
-    return keras.Model(inputs, inception(resized), name="inception_features")
-
-
-# ---------------------------------------------------------------------------------------
 # Evaluating a generator.
 # ---------------------------------------------------------------------------------------
 
@@ -224,16 +142,16 @@ class ImageEvaluator:
 
     def __init__(self, info, judges_dir, data_dir=None):
         self.info, self.kind = info, info["kind"]
-        train_images, train_labels = gc.load_dataset(info["dataset"], data_dir, "train")
-        test_images, test_labels = gc.load_dataset(info["dataset"], data_dir, "test")
+        train_images, train_labels = gd.load_dataset(info["dataset"], data_dir, "train")
+        test_images, test_labels = gd.load_dataset(info["dataset"], data_dir, "test")
         self.judge, self.judge_info = load_judge(info["dataset"], judges_dir, (train_images, train_labels),
                                                  (test_images, test_labels))
         trained_on = info.get("trained_on")
-        if trained_on and trained_on != gc.DATASETS[info["dataset"]]["classes"]:
-            test_images, _ = gc.select_classes(test_images, test_labels, info["dataset"], trained_on)
-            train_images, _ = gc.select_classes(train_images, train_labels, info["dataset"], trained_on)
-        self.train_images = gc.scale_images(train_images)
-        self.test_images = gc.scale_images(test_images)
+        if trained_on and trained_on != gd.DATASETS[info["dataset"]]["classes"]:
+            test_images, _ = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
+            train_images, _ = gd.select_classes(train_images, train_labels, info["dataset"], trained_on)
+        self.train_images = gd.scale_images(train_images)
+        self.test_images = gd.scale_images(test_images)
         self.judge_model = features_and_classes(self.judge)
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
         self.primary, self.better = PRIMARY[self.kind]
@@ -253,7 +171,7 @@ class ImageEvaluator:
             results["class_agreement"], per_class = class_agreement(predicted, asked, self.info["n_classes"])
             results["per_class"] = dict(zip(self.info["class_names"], per_class))
         if self.kind == "infogan":
-            n_digits = len(gc.DATASETS[self.info["dataset"]]["classes"])
+            n_digits = len(gd.DATASETS[self.info["dataset"]]["classes"])
             results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)
         return results
 
@@ -280,7 +198,7 @@ class TranslationEvaluator:
 
     def __call__(self, g_model, n, seed=0):
         n = min(n, len(self.sources))
-        g_training = gc.in_training_mode(g_model)  # one at a time, as trained: see pix2pix_maps.py
+        g_training = gu.in_training_mode(g_model)  # one at a time, as trained: see pix2pix_maps.py
         images = np.concatenate([g_training.predict_on_batch(x[None]) for x in self.sources[:n]])
         return dict(pairs=n, **self.scores(images, self.targets[:n]))
 
@@ -314,8 +232,9 @@ class QualityLog:
     """At each summary: the fast metric (`samples` generated images) into metrics.csv, and the
     snapshot copied to generator_best.h5 when it beats every earlier summary of the run."""
 
-    def __init__(self, out_dir, samples, data_dir=None, pairs=None, resume=False):
+    def __init__(self, out_dir, samples, data_dir=None, pairs=None, resume=False, judge_dir=None):
         self.out_dir, self.samples, self.data_dir, self.pairs = Path(out_dir), samples, data_dir, pairs
+        self.judge_dir = judge_dir
         self.path = self.out_dir / "metrics.csv"
         self.rows = self._read() if resume else []
         self.evaluator = None
@@ -340,21 +259,27 @@ class QualityLog:
                 best = row
         return best
 
-    def record(self, epoch, g_model, snapshot):
+    def record(self, epoch, g_model, snapshot, raw_model=None, minutes=None):
+        """Measure `g_model` (the averaged generator, saved as `snapshot`), and `raw_model`'s
+        primary figure too when there is one: the generator as trained, before averaging.
+        `minutes`: the run's wall-clock time so far, for learning curves."""
         if not self.samples:
             return
         with numpy_random_state_kept():
             if self.evaluator is None:
-                self.evaluator = evaluator_for(gc.read_generator_info(snapshot), self.out_dir.parent / "judges",
+                self.evaluator = evaluator_for(gu.read_generator_info(snapshot), self.judge_dir,
                                                self.data_dir, self.pairs)
             results = self.evaluator(g_model, self.samples)
-        row = dict(epoch=epoch, **{k: v for k, v in results.items() if k != "per_class"})
+            if raw_model is not None:
+                results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]
+        row = dict(epoch=epoch, **({} if minutes is None else dict(minutes=minutes)),
+                   **{k: v for k, v in results.items() if k != "per_class"})
         best = self.best()
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
-        gc.write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
+        write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
         print("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         if self.beats(row, best):
-            gc.copy_file(snapshot, self.out_dir / "generator_best.h5")
+            copy_file(snapshot, self.out_dir / "generator_best.h5")
 
     def report(self):
         best = self.best() if self.evaluator else None

@@ -43,13 +43,16 @@ and after 5 epochs the grid held no digits; with training-mode fakes both BatchN
 choices drew digit strokes after the same 5 epochs. The tests pin which weights each update
 moves.
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import keras
 import numpy as np
 from keras import layers
 
-import gan_metrics as gm
+import gan_data as gd
+import gan_run as gr
+import gan_utils as gu
+
 
 LATENT_DIM = 62
 N_CAT = 10
@@ -62,6 +65,7 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
+EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
 SWEEP = np.linspace(-2, 2, 10)
 
 
@@ -110,7 +114,7 @@ def define_generator(gen_input_size):
 
 
 def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_COMPOSITE):
-    gc.freeze_discriminator(d_model, batchnorm)
+    gu.freeze_discriminator(d_model, batchnorm)
     d_output = d_model(g_model.output)
     q_outputs = q_model(g_model.output)
     # Named outputs, so that Keras reports each loss under its own name.
@@ -125,8 +129,8 @@ def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_
 
 def load_real_samples(data_dir=None):
     """MNIST training images in [-1, 1]."""
-    images, _ = gc.load_dataset("mnist", data_dir)
-    return gc.scale_images(images)
+    images, _ = gd.load_dataset("mnist", data_dir)
+    return gd.scale_images(images)
 
 
 def generate_latent_points(latent_dim, n_cat, n_samples, n_cont=N_CONT):
@@ -162,83 +166,77 @@ def sweep_grid_inputs(latent_dim, n_cat, n_cont, code):
 def summarize_performance(epoch, g_model, q_model, latent_dim, n_cat, out_dir, n_cont=N_CONT):
     """The per-value grid, one sweep grid per continuous code, and snapshots of G and Q."""
     images = g_model.predict_on_batch(code_grid_inputs(latent_dim, n_cat, n_cont))
-    gc.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", 10,
+    gu.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", 10,
                  title=f"epoch {epoch}: one row per categorical value")
     for code in range(n_cont):
         images = g_model.predict_on_batch(sweep_grid_inputs(latent_dim, n_cat, n_cont, code))
-        gc.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(SWEEP),
+        gu.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(SWEEP),
                      title=f"epoch {epoch}: continuous code {code} from -2 to 2")
     save_models(g_model, q_model, out_dir, f"_e{epoch:03d}", latent_dim, n_cat, n_cont, epoch)
     return out_dir / f"generator_e{epoch:03d}.h5"
 
 
 def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, epoch):
-    gc.save_generator(g_model, out_dir / f"generator{suffix}.h5", kind="infogan", latent_dim=latent_dim,
+    gu.save_generator(g_model, out_dir / f"generator{suffix}.h5", kind="infogan", latent_dim=latent_dim,
                       n_cat=n_cat, n_cont=n_cont, n_classes=0, class_names=[], image_shape=[28, 28, 1],
                       dataset="mnist", epoch=epoch)
-    gc.save_generator(q_model, out_dir / f"q_model{suffix}.h5", kind="infogan_q", latent_dim=latent_dim,
+    gu.save_generator(q_model, out_dir / f"q_model{suffix}.h5", kind="infogan_q", latent_dim=latent_dim,
                       n_cat=n_cat, n_cont=n_cont, epoch=epoch)
 
 
 def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_epochs=N_EPOCHS,
-          n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY,
-          batchnorm=BATCHNORM_IN_COMPOSITE, resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          quality=None, out_dir=gc.default_out("infogan_mnist")):
+          n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY, ema_decay=EMA_DECAY,
+          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out("infogan_mnist"), options=None):
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
-    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
-    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
-    g_training = gc.in_training_mode(g_model)
-    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model, q_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
-                               settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont, batchnorm=batchnorm,
-                                    batch_size=n_batch))
-    for i in range(checkpoint.epoch, n_epochs):
-        log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(checkpoint.first_step(i), bat_per_epo):
-            X_real, y_real = gc.generate_real_samples(dataset, half_batch)
-            gc.unfreeze_discriminator(d_model)
+    g_training = gu.in_training_mode(g_model)
+    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+                 extra_models=[q_model], loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
+                 batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont)[0],
+                 settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont,
+                               batchnorm=batchnorm, batch_size=n_batch))
+    for i in run.epochs(n_epochs):
+        for j in run.steps(bat_per_epo):
+            X_real, y_real = gu.generate_real_samples(dataset, half_batch)
+            gu.unfreeze_discriminator(d_model)
             d_loss1 = d_model.train_on_batch(X_real, y_real)
             X_fake, y_fake = generate_fake_samples(g_training, latent_dim, n_cat, half_batch, n_cont)
             d_loss2 = d_model.train_on_batch(X_fake, y_fake)
             z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont)
-            gc.freeze_discriminator(d_model, batchnorm)
+            gu.freeze_discriminator(d_model, batchnorm)
             _, g_1, g_2, *q_cont = gan_model.train_on_batch(
                 z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
-            log.step(i + 1, j + 1, d_loss1, d_loss2, g_1, g_2, *q_cont)
-            checkpoint.step_done(i, j)
-        log.save()
-        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            snapshot = summarize_performance(i + 1, g_model, q_model, latent_dim, n_cat, out_dir, n_cont)
-            quality.record(i + 1, g_model, snapshot)
-        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
-    save_models(g_model, q_model, out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
-    print(f"generator saved to {out_dir / 'generator.h5'}, Q model to {out_dir / 'q_model.h5'}")
-    quality.report()
+            run.log_step(d_loss1, d_loss2, g_1, g_2, *q_cont)
+        if run.summary_due(eval_every):
+            snapshot = summarize_performance(i + 1, run.sample_generator(), q_model, latent_dim, n_cat, run.out_dir,
+                                             n_cont)
+            run.record_quality(snapshot)
+    save_models(run.sample_generator(), q_model, run.out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
+    run.finish()
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--n-cat", type=gc.positive_int, default=N_CAT, help="values of the categorical code")
+    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
+    parser.add_argument("--n-cat", type=gr.positive_int, default=N_CAT, help="values of the categorical code")
     parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
                         help="continuous codes")
-    parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES,
+    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES,
                         default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
     args = parser.parse_args(argv)
-    out_dir = gc.prepare_run(args, "infogan_mnist")
+    out_dir = gr.prepare_run(args, "infogan_mnist")
     dataset = load_real_samples(args.data_dir)
-    gc.check_batch(args.batch_size, len(dataset))
+    gr.check_batch(args.batch_size, len(dataset))
     d_model, q_model = define_discriminator(args.n_cat, args.n_cont)
     g_model = define_generator(LATENT_DIM + args.n_cat + args.n_cont)
     gan_model = define_gan(g_model, d_model, q_model, args.n_cont, args.batchnorm_in_composite)
-    gc.plot_architectures(out_dir, d_model, q_model, g_model, gan_model)
+    gu.plot_architectures(out_dir, d_model, q_model, g_model, gan_model)
     train(g_model, d_model, q_model, gan_model, dataset, LATENT_DIM, args.n_cat, args.epochs,
           args.batch_size, n_cont=args.n_cont, steps_per_epoch=args.steps_per_epoch,
-          eval_every=args.eval_every, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every,
-          quality=gm.QualityLog(out_dir, args.eval_samples, args.data_dir, resume=args.resume))
+          eval_every=args.eval_every, ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite,
+          out_dir=out_dir, options=gr.RunOptions.from_args(args))
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

@@ -36,7 +36,7 @@ different images. The layers are called with `training=True`, saved with the mod
 generator.h5 and calling `g_model(x)` does the same. But Keras 3's `predict()` and
 `predict_on_batch()` pass training=False, which overrides it: they give the inference-mode
 generator (moving statistics, no dropout), which the tutorial never trained against. The
-scripts go through `gan_common.in_training_mode(g_model)`, whose predictions keep training mode.
+scripts go through `gan_utils.in_training_mode(g_model)`, whose predictions keep training mode.
 
 Keras 3: the discriminator is made trainable before each of its own updates and frozen before
 each composite update, from the first step; the tutorial's freeze-once pattern never trains it
@@ -47,7 +47,7 @@ loss does not train them (BATCHNORM_IN_COMPOSITE "batch-statistics"; the tutoria
 choices). No long Pix2Pix run has compared them here. The tests pin which weights each update
 moves.
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 from pathlib import Path
 
@@ -56,7 +56,11 @@ import numpy as np
 from keras import layers
 from PIL import Image, UnidentifiedImageError
 
-import gan_metrics as gm
+import gan_data as gd
+import gan_files as gf
+import gan_run as gr
+import gan_utils as gu
+
 
 DIRECTION = "sat2map"  # or "map2sat"
 IMAGE_SHAPE = (256, 256, 3)
@@ -67,6 +71,7 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
+EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
 MAPS_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz"
 PREPARED = {"train": "maps_256.npz", "val": "maps_256_val.npz"}
 
@@ -133,7 +138,7 @@ def define_generator(image_shape=IMAGE_SHAPE):
 
 
 def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN_COMPOSITE):
-    gc.freeze_discriminator(d_model, batchnorm)
+    gu.freeze_discriminator(d_model, batchnorm)
     in_src = keras.Input(shape=image_shape)
     gen_out = g_model(in_src)
     dis_out = d_model([in_src, gen_out])
@@ -170,17 +175,17 @@ def load_images(folder):
             map_list.append(pair[1])
         progbar.update(k + 1)
     if not sat_list:
-        raise gc.UserError(f"no readable image in {folder}")
+        raise gf.UserError(f"no readable image in {folder}")
     return np.stack(sat_list), np.stack(map_list), skipped
 
 
 def find_maps(data_dir=None):
     """The folder holding maps/ or the prepared arrays: --data-dir, else data/."""
-    places = [Path(data_dir)] if data_dir else [gc.LOCAL_DATA_DIR]
+    places = [Path(data_dir)] if data_dir else [gd.LOCAL_DATA_DIR]
     for place in places:
         if (place / PREPARED["train"]).is_file() or (place / "maps" / "train").is_dir():
             return place
-    raise gc.UserError(f"the maps dataset is not in {', '.join(str(p) for p in places)}: download "
+    raise gf.UserError(f"the maps dataset is not in {', '.join(str(p) for p in places)}: download "
                        f"{MAPS_URL} and unpack it there (giving {places[0] / 'maps' / 'train'}/), "
                        "or pass --data-dir DIR")
 
@@ -192,12 +197,12 @@ def prepare_dataset(place):
         folder = place / "maps" / split
         if not folder.is_dir():
             if split == "train":
-                raise gc.UserError(f"{folder} is missing: unpack {MAPS_URL} into {place}")
+                raise gf.UserError(f"{folder} is missing: unpack {MAPS_URL} into {place}")
             continue
         print(f"preparing {folder}")
         sat_images, map_images, skipped_here = load_images(folder)
         skipped += skipped_here
-        gc.save_npz(place / filename, sat=sat_images, map=map_images)
+        gf.save_npz(place / filename, sat=sat_images, map=map_images)
         print(f"wrote {place / filename}: {len(sat_images)} pairs")
     print(f"skipped {len(skipped)} unreadable file(s)")
 
@@ -210,13 +215,13 @@ def load_real_samples(data_dir=None, split="train", direction=DIRECTION):
     path = place / PREPARED[split]
     if not path.is_file():
         return None
-    arrays = gc.load_npz(path, ["sat", "map"], IMAGE_SHAPE)
-    sat_images, map_images = (gc.scale_images(arrays[k]) for k in ("sat", "map"))
+    arrays = gf.load_npz(path, ["sat", "map"], IMAGE_SHAPE)
+    sat_images, map_images = (gd.scale_images(arrays[k]) for k in ("sat", "map"))
     return [sat_images, map_images] if direction == "sat2map" else [map_images, sat_images]
 
 
 def generate_real_samples(dataset, n_samples, patch_shape):
-    [X1, X2], _ = gc.generate_real_samples(dataset, n_samples)
+    [X1, X2], _ = gu.generate_real_samples(dataset, n_samples)
     y = np.ones((n_samples, patch_shape, patch_shape, 1), dtype="float32")
     return [X1, X2], y
 
@@ -233,79 +238,74 @@ def summarize_performance(epoch, g_model, dataset, out_dir, direction=DIRECTION,
     batch's statistics, so a batch of three would give other images."""
     snapshot = out_dir / f"generator_e{epoch:03d}.h5"
     [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
-    g_training = gc.in_training_mode(g_model)
+    g_training = gu.in_training_mode(g_model)
     X_fakeB = np.concatenate([g_training.predict_on_batch(x[None]) for x in X_realA])
-    gc.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
+    gu.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
                  n_samples, title=f"epoch {epoch}: source, generated, target")
     save_generator(g_model, snapshot, direction, epoch)
     return snapshot
 
 
 def save_generator(g_model, path, direction, epoch):
-    gc.save_generator(g_model, path, kind="pix2pix", direction=direction, image_shape=list(IMAGE_SHAPE),
+    gu.save_generator(g_model, path, kind="pix2pix", direction=direction, image_shape=list(IMAGE_SHAPE),
                       n_classes=0, class_names=[], dataset="maps", epoch=epoch)
 
 
 def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BATCH, *, steps_per_epoch=None,
-          eval_every=EVAL_EVERY, val_dataset=None, direction=DIRECTION, batchnorm=BATCHNORM_IN_COMPOSITE,
-          resume=False, checkpoint_every=CHECKPOINT_EVERY,
-          quality=None, out_dir=gc.default_out(f"pix2pix_{DIRECTION}")):
+          eval_every=EVAL_EVERY, ema_decay=EMA_DECAY, val_dataset=None, direction=DIRECTION,
+          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out(f"pix2pix_{DIRECTION}"), options=None):
     n_patch = d_model.output.shape[1]
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
-    log = gc.LossLog(out_dir, ["d_real", "d_fake", "g", "g_patch", "g_l1"])
-    quality = quality or gm.QualityLog(out_dir, samples=0)  # main() passes the measuring one
-    g_training = gc.in_training_mode(g_model)
-    checkpoint = gc.Checkpoint(out_dir, log, [g_model, d_model], d_model, gan_model, resume=resume, batchnorm=batchnorm,
-                               settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
-    for i in range(checkpoint.epoch, n_epochs):
-        log.start_epoch(i + 1, n_epochs, bat_per_epo)
-        for j in range(checkpoint.first_step(i), bat_per_epo):
+    g_training = gu.in_training_mode(g_model)
+    # No BatchNormalization statistics to re-estimate for the average: the generator always
+    # normalises with each image's own statistics (define_encoder_block).
+    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+                 loss_names=["d_real", "d_fake", "g", "g_patch", "g_l1"], pairs=val_dataset or dataset,
+                 settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
+    for i in run.epochs(n_epochs):
+        for j in run.steps(bat_per_epo):
             [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
             X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch)
-            gc.unfreeze_discriminator(d_model)
+            gu.unfreeze_discriminator(d_model)
             d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
             d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
-            gc.freeze_discriminator(d_model, batchnorm)
+            gu.freeze_discriminator(d_model, batchnorm)
             g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
-            log.step(i + 1, j + 1, d_loss1, d_loss2, g_loss, g_patch, g_l1)
-            checkpoint.step_done(i, j)
-        log.save()
-        if (i + 1) % eval_every == 0 or i + 1 == n_epochs:
-            snapshot = summarize_performance(i + 1, g_model, val_dataset or dataset, out_dir, direction)
-            quality.record(i + 1, g_model, snapshot)
-        checkpoint.epoch_done(i, n_epochs, checkpoint_every)
-    save_generator(g_model, out_dir / "generator.h5", direction, n_epochs)
-    print(f"generator saved to {out_dir / 'generator.h5'}")
-    quality.report()
+            run.log_step(d_loss1, d_loss2, g_loss, g_patch, g_l1)
+        if run.summary_due(eval_every):
+            snapshot = summarize_performance(i + 1, run.sample_generator(), val_dataset or dataset, run.out_dir,
+                                             direction)
+            run.record_quality(snapshot)
+    save_generator(run.sample_generator(), run.out_dir / "generator.h5", direction, n_epochs)
+    run.finish()
 
 
 def main(argv=None):
-    parser = gc.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            checkpoint_every=CHECKPOINT_EVERY)
+    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
+                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--direction", choices=["sat2map", "map2sat"], default=DIRECTION)
     parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
-    parser.add_argument("--batchnorm-in-composite", choices=gc.BATCHNORM_CHOICES, default=BATCHNORM_IN_COMPOSITE,
+    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES, default=BATCHNORM_IN_COMPOSITE,
                         help="see the script's docstring")
     args = parser.parse_args(argv)
     if args.prepare:
         prepare_dataset(find_maps(args.data_dir))
         return
-    out_dir = gc.prepare_run(args, f"pix2pix_{args.direction}")
+    out_dir = gr.prepare_run(args, f"pix2pix_{args.direction}")
     dataset = load_real_samples(args.data_dir, "train", args.direction)
     val_dataset = load_real_samples(args.data_dir, "val", args.direction)
     if val_dataset is None:
         print("note: no validation pairs (maps/val/), so the plots and metrics.csv use training pairs")
-    gc.check_batch(args.batch_size, len(dataset[0]))
+    gr.check_batch(args.batch_size, len(dataset[0]))
     d_model = define_discriminator()
     g_model = define_generator()
     gan_model = define_gan(g_model, d_model, batchnorm=args.batchnorm_in_composite)
-    gc.plot_architectures(out_dir, d_model, g_model, gan_model)
+    gu.plot_architectures(out_dir, d_model, g_model, gan_model)
     train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
           eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction,
-          batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          resume=args.resume, checkpoint_every=args.checkpoint_every,
-          quality=gm.QualityLog(out_dir, args.eval_samples, pairs=val_dataset or dataset, resume=args.resume))
+          ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
+          options=gr.RunOptions.from_args(args))
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

@@ -16,13 +16,17 @@ The generator file says what it is (kind, latent size, classes, image shape), so
 flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG;
 --save-array also writes the images as a .npy array in [-1, 1].
 """
-import gan_common as gc  # first: it configures TensorFlow before Keras loads it
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import argparse
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+import gan_files as gf
+import gan_run as gr
+import gan_utils as gu
 
 import infogan_mnist
 import pix2pix_maps
@@ -34,16 +38,16 @@ def parse_label(text, info):
     """A class number or a class name (any case) -> the class number."""
     names = info["class_names"]
     if not info["n_classes"]:
-        raise gc.UserError(f"this generator ({info['kind']}) is unconditional: it takes no --label")
+        raise gf.UserError(f"this generator ({info['kind']}) is unconditional: it takes no --label")
     by_name = {name.lower(): k for k, name in enumerate(names)}
     if text.lower() in by_name:
         return by_name[text.lower()]
     try:
         label = int(text)
     except ValueError:
-        raise gc.UserError(f"unknown class {text!r}; this generator knows {', '.join(names)}")
+        raise gf.UserError(f"unknown class {text!r}; this generator knows {', '.join(names)}")
     if not 0 <= label < info["n_classes"]:
-        raise gc.UserError(f"label {label} is out of range: this generator has classes 0-{info['n_classes'] - 1}")
+        raise gf.UserError(f"label {label} is out of range: this generator has classes 0-{info['n_classes'] - 1}")
     return label
 
 
@@ -51,12 +55,12 @@ def draw_infogan(args, info):
     """InfoGAN: rows per code value (default), one code value (--code), or a sweep (--sweep)."""
     latent_dim, n_cat, n_cont, n = info["latent_dim"], info["n_cat"], info["n_cont"], args.n
     if args.label is not None or args.per_class:
-        raise gc.UserError("an InfoGAN generator has codes, not classes: use --code or --sweep")
+        raise gf.UserError("an InfoGAN generator has codes, not classes: use --code or --sweep")
     if args.code is not None and not 0 <= args.code < n_cat:
-        raise gc.UserError(f"code {args.code} is out of range: this generator has codes 0-{n_cat - 1}")
+        raise gf.UserError(f"code {args.code} is out of range: this generator has codes 0-{n_cat - 1}")
     if args.sweep is not None:
         if not 0 <= args.sweep < n_cont:
-            raise gc.UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
+            raise gf.UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
         inputs = infogan_mnist.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep)
         return inputs, len(infogan_mnist.SWEEP), None, f"continuous code {args.sweep} from -2 to 2, a row per value"
     if args.code is None and args.point is None and not args.interpolate:
@@ -80,24 +84,24 @@ def draw(args, info):
     if info["kind"] == "infogan":
         return draw_infogan(args, info)
     if args.code is not None or args.sweep is not None:
-        raise gc.UserError(f"--code and --sweep are for InfoGAN generators; this one is {info['kind']}")
+        raise gf.UserError(f"--code and --sweep are for InfoGAN generators; this one is {info['kind']}")
     latent_dim, n, n_classes = info["latent_dim"], args.n, info["n_classes"]
     label = parse_label(args.label, info) if args.label is not None else None
     if args.per_class:
         if not n_classes:
-            raise gc.UserError(f"this generator ({info['kind']}) is unconditional: --per-class needs classes")
-        z_input = gc.generate_latent_points(latent_dim, n * n_classes)
+            raise gf.UserError(f"this generator ({info['kind']}) is unconditional: --per-class needs classes")
+        z_input = gu.generate_latent_points(latent_dim, n * n_classes)
         labels = np.tile(np.arange(n_classes), n)
         titles = info["class_names"] if n_classes <= 10 else None
         return [z_input, labels], n_classes, titles, "one column per class"
     if args.point is not None:
         z_input, n_cols, title = np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}"
     elif args.interpolate:
-        start, end = gc.generate_latent_points(latent_dim, 2)
+        start, end = gu.generate_latent_points(latent_dim, 2)
         ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
         z_input, n_cols, title = (1 - ratios) * start + ratios * end, n, "interpolation"
     else:
-        z_input, n_cols, title = gc.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
+        z_input, n_cols, title = gu.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
     if not n_classes:
         return z_input, n_cols, None, title
     if label is not None:
@@ -116,7 +120,7 @@ def read_image(path, size):
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB").resize(size, Image.BILINEAR), dtype="float32")
     except (UnidentifiedImageError, OSError) as error:
-        raise gc.UserError(f"{path} is not a readable image ({type(error).__name__})")
+        raise gf.UserError(f"{path} is not a readable image ({type(error).__name__})")
     return pixels / 127.5 - 1
 
 
@@ -126,14 +130,14 @@ def translate(args, info, g_model):
     if args.pair:
         width, height = Image.open(source).size if source.is_file() else (0, 0)
         if width != 2 * height:
-            raise gc.UserError(f"{source}: --pair needs a dataset pair twice as wide as high "
+            raise gf.UserError(f"{source}: --pair needs a dataset pair twice as wide as high "
                                f"(1200x600 in maps), found {width}x{height}")
         pixels = read_image(source, (512, 256))
         halves = [pixels[:, :256], pixels[:, 256:]]
         src, tar = halves if info["direction"] == "sat2map" else halves[::-1]
         generated = g_model.predict_on_batch(src[None])[0]
         out = Path(args.out) if args.out else Path(args.generator).with_name(f"{source.stem}_pair.png")
-        gc.save_grid(np.stack([src, generated, tar]), out, 3, col_titles=["source", "generated", "target"],
+        gu.save_grid(np.stack([src, generated, tar]), out, 3, col_titles=["source", "generated", "target"],
                      title=info["direction"])
         print(f"wrote {out}")
         return generated[None]
@@ -144,18 +148,18 @@ def translate(args, info, g_model):
         for path in files:
             try:
                 image = read_image(path, (256, 256))
-            except gc.UserError as error:
+            except gf.UserError as error:
                 print(f"warning: skipped {error}")
                 continue
             results.append(g_model.predict_on_batch(image[None])[0])
-            gc.save_image(results[-1], out_dir / f"{path.stem}.png")
+            gu.save_image(results[-1], out_dir / f"{path.stem}.png")
         print(f"wrote {len(results)} translations to {out_dir} ({len(files) - len(results)} skipped)")
         return np.stack(results) if results else np.zeros((0, *pix2pix_maps.IMAGE_SHAPE))
     if not source.is_file():
-        raise gc.UserError(f"no such file or folder: {source}")
+        raise gf.UserError(f"no such file or folder: {source}")
     generated = g_model.predict_on_batch(read_image(source, (256, 256))[None])
     out = Path(args.out) if args.out else Path(args.generator).with_name(f"{source.stem}_{info['direction']}.png")
-    gc.save_image(generated[0], out)
+    gu.save_image(generated[0], out)
     print(f"wrote {out}")
     return generated
 
@@ -164,7 +168,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--n", type=gc.positive_int, default=10,
+    parser.add_argument("--n", type=gr.positive_int, default=10,
                         help="grid size, rows per class, or interpolation steps")
     parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
     parser.add_argument("--code", type=int, default=None, help="categorical code value (InfoGAN)")
@@ -187,27 +191,27 @@ def main(argv=None):
     if args.seed is not None:
         np.random.seed(args.seed)
 
-    info = gc.read_generator_info(args.generator)
+    info = gu.read_generator_info(args.generator)
     if info["kind"] not in GENERATOR_KINDS:
-        raise gc.UserError(f"{args.generator} is an {info['kind']} model, not a generator")
+        raise gf.UserError(f"{args.generator} is an {info['kind']} model, not a generator")
     if info["kind"] == "pix2pix" and args.image is None:
-        raise gc.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
+        raise gf.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
     if info["kind"] != "pix2pix" and (args.image is not None or args.pair):
-        raise gc.UserError(f"--image and --pair need a Pix2Pix generator; this one is {info['kind']}")
+        raise gf.UserError(f"--image and --pair need a Pix2Pix generator; this one is {info['kind']}")
     if info["kind"] == "pix2pix":
-        g_model, _ = gc.load_generator(args.generator)
-        images = translate(args, info, gc.in_training_mode(g_model))  # as trained: see pix2pix_maps.py
+        g_model, _ = gu.load_generator(args.generator)
+        images = translate(args, info, gu.in_training_mode(g_model))  # as trained: see pix2pix_maps.py
         if args.save_array:
             np.save(args.save_array, images)
         return
     inputs, n_cols, titles, title = draw(args, info)
-    g_model, _ = gc.load_generator(args.generator)
+    g_model, _ = gu.load_generator(args.generator)
     images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=0))
 
     mode_name = "per_class" if args.per_class else "point" if args.point is not None else \
         "interpolate" if args.interpolate else "sweep" if args.sweep is not None else "grid"
     out = Path(args.out) if args.out else Path(args.generator).with_name(f"sample_{mode_name}.png")
-    gc.save_grid(images, out, n_cols, col_titles=titles, title=title)
+    gu.save_grid(images, out, n_cols, col_titles=titles, title=title)
     print(f"wrote {out} ({len(images)} images, {title})")
     if args.save_array:
         np.save(args.save_array, images)
@@ -215,4 +219,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gc.run_main(main)
+    gr.run_main(main)

@@ -10,22 +10,32 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
 import datafiles  # noqa: E402
-import gan_common as gc  # noqa: E402
+import gan_data as gd  # noqa: E402
+import gan_run as gr  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keras_home(tmp_path_factory):
+    """One Keras home for the whole session, module-scoped fixtures included: its judges/ is
+    trained once per tiny dataset, as on a user's machine, and it holds no dataset."""
+    home = tmp_path_factory.mktemp("keras_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(home))
+        yield home
 
 
 @pytest.fixture(autouse=True)
 def no_outside_data(tmp_path_factory, monkeypatch):
-    """Tests see only the data they write: no Keras cache, system folder, data/ or network."""
+    """Tests see only the data they write: no Keras dataset cache, system folder, data/ or network."""
     empty = tmp_path_factory.mktemp("empty")
-    monkeypatch.setenv("KERAS_HOME", str(empty / "keras"))
-    monkeypatch.setattr(gc, "SYSTEM_DATA_DIR", empty / "system")
-    monkeypatch.setattr(gc, "LOCAL_DATA_DIR", empty / "local")
-    monkeypatch.setattr(gc, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
+    monkeypatch.setattr(gd, "SYSTEM_DATA_DIR", empty / "system")
+    monkeypatch.setattr(gd, "LOCAL_DATA_DIR", empty / "local")
+    monkeypatch.setattr(gr, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
 
     def no_network():
         raise ConnectionError("no network in tests")
 
-    for spec in gc.DATASETS.values():
+    for spec in gd.DATASETS.values():
         if spec["download"] is not None:
             monkeypatch.setitem(spec, "download", no_network)
 

@@ -17,7 +17,7 @@ import keras  # noqa: E402
 
 BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
 # Which BatchNormalization weights of the discriminator a composite update may move, per choice
-# of gan_common.freeze_discriminator.
+# of gan_utils.freeze_discriminator.
 MOVED_BY_COMPOSITE = {"batch-statistics": ("moving_mean", "moving_variance"),
                       "trainable": BATCHNORM_WEIGHTS, "frozen": ()}
 

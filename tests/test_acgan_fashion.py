@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import acgan_fashion
-import gan_common as gc
+import gan_run as gr
+import gan_utils as gu
+import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns
+from conftest import SMALL_EVAL, metrics_columns, run_script
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
@@ -29,7 +31,7 @@ def moved_names(record, model):
     return {name for name, moved in zip(record[f"{model}_names"], record[f"{model}_moved"]) if moved}
 
 
-@pytest.mark.parametrize("batchnorm", gc.BATCHNORM_CHOICES)
+@pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, batchnorm)
     all_d = set(records[0]["d_names"])
@@ -81,7 +83,7 @@ def test_keras_returns_per_batch_losses_for_each_head():
 
 
 def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data, tmp_path, capsys):
-    gc.run_main(acgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+    gr.run_main(acgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8"])
     assert "class-head accuracy on 20 real test images" in capsys.readouterr().out
     for name in ["generated_plot_e001.png", "generator_e001.h5", "generator.h5", "losses.csv",
@@ -96,9 +98,10 @@ def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data
     boots = np.asarray(g_model.predict_on_batch([z_input, np.full(4, 9)]))
     assert shirts.shape == (4, 28, 28, 1) and np.abs(shirts).max() <= 1
     assert np.abs(shirts - boots).max() > 1e-4
-    info = gc.read_generator_info(tmp_path / "generator.h5")
+    info = gu.read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "acgan" and info["n_classes"] == 10
-    assert metrics_columns(tmp_path) == ["epoch", "samples", "fid", "kid", "class_agreement"]
+    assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "class_agreement",
+                                        "raw_class_agreement"]
 
 
 @pytest.mark.parametrize("flags,count", [(["--label", "Bag", "--n", "2"], 4), (["--per-class", "--n", "2"], 20),
@@ -106,7 +109,7 @@ def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data
 def test_sample_draws_from_the_acgan_generator(tmp_path, flags, count):
     path = tmp_path / "generator.h5"
     acgan_fashion.save_generator(acgan_fashion.define_generator(100), path, 100, 0)
-    gc.run_main(sample.main, [str(path), "--out", str(tmp_path / "s.png"), "--save-array",
+    gr.run_main(sample.main, [str(path), "--out", str(tmp_path / "s.png"), "--save-array",
                               str(tmp_path / "a.npy"), *flags])
     assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
 
@@ -115,9 +118,41 @@ def test_fakes_for_the_discriminator_come_from_the_generator_in_training_mode():
     """predict_on_batch would run the generator's BatchNormalization on moving statistics; the
     discriminator must see fakes made as the composite update makes them."""
     g_model = acgan_fashion.define_generator(100)
-    g_training = gc.in_training_mode(g_model)
+    g_training = gu.in_training_mode(g_model)
     z_input = np.random.default_rng(0).standard_normal((16, 100)).astype("float32")
     labels = np.arange(16) % 10
     expected = keras.ops.convert_to_numpy(g_model([z_input, labels], training=True))
     np.testing.assert_allclose(g_training.predict_on_batch([z_input, labels]), expected, atol=1e-5)
     assert not np.allclose(g_model.predict_on_batch([z_input, labels]), expected, atol=1e-3)
+
+
+def test_jax_backend_runs_it(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    run = run_script(["scripts/acgan_fashion.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
+                      "--steps-per-epoch", "2", "--batch-size", "8", *SMALL_EVAL], backend="jax")
+    assert run.returncode == 0, run.stderr[-2000:]
+    info = gu.read_generator_info(tmp_path / "generator.h5")
+    assert info["kind"] == "acgan"
+    rows = runchecks.read_losses(tmp_path)
+    assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))
+
+
+def test_the_averaged_generator_normalises_with_statistics_measured_on_its_own_weights(tiny_data, tmp_path):
+    """The trained generator's moving statistics belong to other weights; the average's are measured
+    again on its own, so inference mode (predict, sample.py) sees the activations it produces."""
+    g_model = acgan_fashion.define_generator(100)
+    average = gr.AveragedGenerator(g_model, 0.5, lambda n: gu.generate_latent_points(100, n, 10))
+    for t in range(1, 6):
+        for weight in g_model.trainable_weights:
+            weight.assign(weight * 1.5 + 0.01)
+        average.update(t)
+    averaged = average.for_sampling()
+    norm = next(layer for layer in averaged.layers if isinstance(layer, keras.layers.BatchNormalization))
+    before_norm = keras.Model(averaged.inputs, norm.input)
+    activations = keras.ops.convert_to_numpy(before_norm(gu.generate_latent_points(100, 4096, 10)))
+    mean, variance = activations.mean(axis=(0, 1, 2)), activations.var(axis=(0, 1, 2))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean), mean, atol=0.05 * np.abs(mean).max())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_variance), variance, rtol=0.1)
+    trained = next(layer for layer in g_model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    assert np.abs(keras.ops.convert_to_numpy(trained.moving_mean) - mean).max() > 0.2 * np.abs(mean).max()
+    assert norm.momentum == trained.momentum == 0.99

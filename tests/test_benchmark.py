@@ -56,5 +56,5 @@ def test_a_training_step_counts_both_discriminator_updates_and_the_composite():
 def test_backend_given_too_late_is_refused(capsys):
     other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
     with pytest.raises(SystemExit):
-        benchmark.gc.run_main(benchmark.main, ["gan_fashion", "--backend", other])
+        benchmark.gr.run_main(benchmark.main, ["gan_fashion", "--backend", other])
     assert "give --backend on the command line of benchmark.py" in capsys.readouterr().err

@@ -7,7 +7,10 @@ import pytest
 
 import dcgan_cifar10
 import datafiles
-import gan_common as gc
+import gan_data as gd
+import gan_run as gr
+import gan_utils as gu
+import runchecks
 import sample
 import switchcheck
 from conftest import metrics_columns
@@ -25,7 +28,7 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     else:
         datafiles.write_cifar10_archive(data / "cifar-10-python.tar.gz", datafiles.cifar_batches())
     out = tmp_path / "out"
-    gc.run_main(dcgan_cifar10.main, ["--data-dir", str(data), "--out", str(out), "--epochs", "1",
+    gr.run_main(dcgan_cifar10.main, ["--data-dir", str(data), "--out", str(out), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8"])
     assert "accuracy real: " in capsys.readouterr().out
     for name in ["generated_plot_e001.png", "generator_e001.h5", "generator.h5", "losses.csv"]:
@@ -37,8 +40,8 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     images = np.asarray(g_model.predict_on_batch(np.random.randn(5, 100).astype("float32")))
     assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
-    assert gc.read_generator_info(out / "generator.h5")["trained_on"] == gc.CIFAR10_CLASSES
-    assert metrics_columns(out) == ["epoch", "samples", "fid", "kid"]
+    assert gu.read_generator_info(out / "generator.h5")["trained_on"] == gd.CIFAR10_CLASSES
+    assert metrics_columns(out) == ["epoch", "minutes", "samples", "fid", "kid", "raw_fid"]
 
 
 def test_classes_keeps_only_the_classes_asked_for(tiny_data):
@@ -46,7 +49,7 @@ def test_classes_keeps_only_the_classes_asked_for(tiny_data):
     images = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
     labels = np.concatenate([batches[f"data_batch_{i}"][1] for i in range(1, 6)])
     horses = dcgan_cifar10.load_real_samples(["horse"], tiny_data)
-    np.testing.assert_array_equal(horses, gc.scale_images(images[labels == 7]))
+    np.testing.assert_array_equal(horses, gd.scale_images(images[labels == 7]))
     two = dcgan_cifar10.load_real_samples(["horse", "ship"], tiny_data)
     assert len(two) == np.isin(labels, [7, 8]).sum() and len(two) > len(horses)
     assert len(dcgan_cifar10.load_real_samples([], tiny_data)) == len(images)
@@ -54,7 +57,7 @@ def test_classes_keeps_only_the_classes_asked_for(tiny_data):
 
 def test_unknown_class_is_one_line(tiny_data, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        gc.run_main(dcgan_cifar10.main, ["--classes", "horse,hrose", "--data-dir", str(tiny_data),
+        gr.run_main(dcgan_cifar10.main, ["--classes", "horse,hrose", "--data-dir", str(tiny_data),
                                          "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1
@@ -72,12 +75,17 @@ def dcgan_generator(tmp_path_factory):
                                          (["--interpolate", "--n", "5"], 5)])
 def test_sample_draws_colour_images(dcgan_generator, tmp_path, flags, count):
     array = tmp_path / "images.npy"
-    gc.run_main(sample.main, [str(dcgan_generator), "--out", str(tmp_path / "s.png"), "--save-array", str(array), *flags])
+    gr.run_main(sample.main, [str(dcgan_generator), "--out", str(tmp_path / "s.png"), "--save-array", str(array), *flags])
     images = np.load(array)
     assert images.shape == (count, 32, 32, 3) and (tmp_path / "s.png").stat().st_size > 0
 
 
 def test_sample_refuses_labels_for_the_unconditional_dcgan(dcgan_generator, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        gc.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
+        gr.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
     assert "is unconditional" in capsys.readouterr().err
+
+
+def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    runchecks.check_jax_run("dcgan_cifar10", tiny_data, tmp_path)

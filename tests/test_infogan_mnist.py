@@ -3,11 +3,13 @@ import keras
 import numpy as np
 import pytest
 
-import gan_common as gc
+import gan_run as gr
+import gan_utils as gu
 import infogan_mnist
 import sample
+import runchecks
 import switchcheck
-from conftest import metrics_columns
+from conftest import SMALL_EVAL, metrics_columns, run_script
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
@@ -16,7 +18,7 @@ def moved(record, key):
     return {name for name, m in zip(record[f"{key}_names"], record[f"{key}_moved"]) if m}
 
 
-@pytest.mark.parametrize("batchnorm", gc.BATCHNORM_CHOICES)
+@pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     dataset = infogan_mnist.load_real_samples(tiny_data)
     d_model, q_model = infogan_mnist.define_discriminator(10, 2)
@@ -42,7 +44,7 @@ def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, 
 
 @pytest.mark.parametrize("n_cont", [0, 2])
 def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont, tiny_data, tmp_path):
-    gc.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+    gr.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8", "--n-cont", str(n_cont)])
     expected = ["generated_plot_e001.png", "generator_e001.h5", "q_model_e001.h5", "generator.h5",
                 "q_model.h5", "losses.csv", "losses.png"] + [f"generated_sweep{k}_e001.png" for k in range(n_cont)]
@@ -59,7 +61,8 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
     assert len(q_out) == 1 + n_cont and np.allclose(np.sum(q_out[0], axis=1), 1, atol=1e-5)
     header = (tmp_path / "losses.csv").read_text().splitlines()[0]
     assert header == ",".join(["epoch", "step", "d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
-    assert metrics_columns(tmp_path) == ["epoch", "samples", "fid", "kid", "code_accuracy"]
+    assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "code_accuracy",
+                                        "raw_code_accuracy"]
 
 
 def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
@@ -85,7 +88,7 @@ def infogan_generator(tmp_path_factory):
 
 
 def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
-    info = gc.read_generator_info(infogan_generator)
+    info = gu.read_generator_info(infogan_generator)
     inputs, _, _, _ = sample.draw(sample.parse_args([str(infogan_generator), "--code", "3", "--n", "2"]), info)
     assert inputs.shape == (4, 74)
     np.testing.assert_array_equal(inputs[:, 62:72], np.tile(np.eye(10)[3], (4, 1)))
@@ -95,7 +98,7 @@ def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
 @pytest.mark.parametrize("flags,count", [([], 30), (["--code", "7", "--n", "2"], 4), (["--sweep", "1"], 100),
                                          (["--point", "0.5", "--code", "2"], 1), (["--interpolate", "--n", "4"], 4)])
 def test_sample_modes(infogan_generator, tmp_path, flags, count):
-    gc.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
+    gr.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
                               "--save-array", str(tmp_path / "a.npy"), *flags])
     assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
 
@@ -105,11 +108,22 @@ def test_sample_modes(infogan_generator, tmp_path, flags, count):
                                            (["--label", "3"], "has codes, not classes")])
 def test_sample_refuses_bad_codes(infogan_generator, tmp_path, flags, message, capsys):
     with pytest.raises(SystemExit):
-        gc.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
+        gr.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
     assert message in capsys.readouterr().err
 
 
 def test_sample_refuses_the_q_model(infogan_generator, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        gc.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
+        gr.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
     assert "is an infogan_q model, not a generator" in capsys.readouterr().err
+
+
+def test_jax_backend_runs_it(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    run = run_script(["scripts/infogan_mnist.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
+                      "--steps-per-epoch", "2", "--batch-size", "8", *SMALL_EVAL, *["--n-cont", "2"]], backend="jax")
+    assert run.returncode == 0, run.stderr[-2000:]
+    info = gu.read_generator_info(tmp_path / "generator.h5")
+    assert info["kind"] == "infogan"
+    rows = runchecks.read_losses(tmp_path)
+    assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import datafiles
-import gan_common as gc
+import gan_files as gf
+import gan_run as gr
+import gan_utils as gu
 import gan_fashion
 import pix2pix_maps
 import sample
@@ -25,7 +27,7 @@ def colour(images):
 
 
 def test_prepare_splits_each_pair_into_its_halves_and_skips_unreadable_files(maps_dir, capsys):
-    gc.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
+    gr.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
     out = capsys.readouterr().out
     assert f"skipped {maps_dir / 'maps' / 'train' / 'broken.jpg'}: not a readable image" in out
     assert "skipped 1 unreadable file(s)" in out
@@ -46,13 +48,13 @@ def test_direction_picks_source_and_target(maps_dir):
 
 
 def test_missing_maps_folder_says_where_to_get_it(tmp_path):
-    with pytest.raises(gc.UserError, match=r"maps\.tar\.gz and unpack it there"):
+    with pytest.raises(gf.UserError, match=r"maps\.tar\.gz and unpack it there"):
         pix2pix_maps.load_real_samples(tmp_path)
 
 
 def test_corrupt_prepared_arrays_are_named(tmp_path):
     (tmp_path / "maps_256.npz").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(gc.UserError, match="maps_256.npz is corrupt or truncated"):
+    with pytest.raises(gf.UserError, match="maps_256.npz is corrupt or truncated"):
         pix2pix_maps.load_real_samples(tmp_path)
 
 
@@ -79,7 +81,7 @@ def trained(maps_dir, tmp_path_factory):
     outs = {}
     for direction in ("sat2map", "map2sat"):
         outs[direction] = tmp_path_factory.mktemp(direction)
-        gc.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(outs[direction]),
+        gr.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(outs[direction]),
                                         "--direction", direction, "--epochs", "1", "--steps-per-epoch", "1"])
     return outs
 
@@ -88,11 +90,11 @@ def trained(maps_dir, tmp_path_factory):
 def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, direction):
     out = trained[direction]
     assert (out / "generated_plot_e001.png").stat().st_size > 0
-    assert gc.read_generator_info(out / "generator.h5")["direction"] == direction
-    assert metrics_columns(out) == ["epoch", "pairs", "l1", "psnr", "ssim"]
+    assert gu.read_generator_info(out / "generator.h5")["direction"] == direction
+    assert metrics_columns(out) == ["epoch", "minutes", "pairs", "l1", "psnr", "ssim", "raw_l1"]
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     image = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
-    as_trained = gc.in_training_mode(g_model)
+    as_trained = gu.in_training_mode(g_model)
     first, second = (np.asarray(as_trained.predict_on_batch(image)) for _ in range(2))
     assert first.shape == (1, 256, 256, 3) and np.abs(first).max() <= 1
     assert not np.array_equal(first, second)  # dropout is on, as documented
@@ -105,14 +107,14 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, dire
 def test_sample_translates_a_file_a_folder_and_a_pair(trained, maps_dir, tmp_path):
     generator = trained["sat2map"] / "generator.h5"
     datafiles.write_maps_pair(tmp_path / "photo.png", size=(300, 200))
-    gc.run_main(sample.main, [str(generator), "--image", str(tmp_path / "photo.png"), "--out",
+    gr.run_main(sample.main, [str(generator), "--image", str(tmp_path / "photo.png"), "--out",
                               str(tmp_path / "one.png"), "--save-array", str(tmp_path / "one.npy")])
     assert np.load(tmp_path / "one.npy").shape == (1, 256, 256, 3) and (tmp_path / "one.png").is_file()
-    gc.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "train"), "--out",
+    gr.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "train"), "--out",
                               str(tmp_path / "folder"), "--save-array", str(tmp_path / "folder.npy")])
     assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["1.png", "2.png", "3.png"]
     assert np.load(tmp_path / "folder.npy").shape == (3, 256, 256, 3)
-    gc.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "val" / "1.jpg"), "--pair",
+    gr.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "val" / "1.jpg"), "--pair",
                               "--out", str(tmp_path / "pair.png")])
     assert (tmp_path / "pair.png").stat().st_size > 0
 
@@ -135,6 +137,6 @@ def test_sample_bad_input_is_one_line(trained, maps_dir, tmp_path, case, message
     if case == "other_generator":
         gan_fashion.save_generator(gan_fashion.define_generator(100), tmp_path / "gan.h5", 100, 0)
     with pytest.raises(SystemExit) as exit_info:
-        gc.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
+        gr.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and err.count("\n") == 1

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_common as gc
+import gan_data as gd
+import gan_run as gr
+import gan_utils as gu
 import gan_fashion
 import sample
 from conftest import run_script
@@ -16,14 +18,14 @@ def generators(tmp_path_factory):
     """An untrained conditional and unconditional generator, saved as the scripts save them."""
     folder = tmp_path_factory.mktemp("generators")
     cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), folder / "cgan.h5", 100,
-                                gc.FASHION_CLASSES, 0, "fashion_mnist")
+                                gd.FASHION_CLASSES, 0, "fashion_mnist")
     gan_fashion.save_generator(gan_fashion.define_generator(100), folder / "gan.h5", 100, 0)
     return folder
 
 
 def draw(generator, tmp_path, *flags):
     array = tmp_path / "images.npy"
-    gc.run_main(sample.main, [str(generator), "--out", str(tmp_path / "out.png"),
+    gr.run_main(sample.main, [str(generator), "--out", str(tmp_path / "out.png"),
                               "--save-array", str(array), "--seed", "0", *flags])
     assert (tmp_path / "out.png").stat().st_size > 0
     return np.load(array)
@@ -73,7 +75,7 @@ def not_generators(tmp_path):
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(plain)
     damaged = tmp_path / "damaged.h5"
     with h5py.File(damaged, "w") as f:
-        f.attrs[gc.GENERATOR_INFO_ATTR] = '{"kind": "gan", "latent_dim": 100, "n_classes": 0, "class_names": []}'
+        f.attrs[gu.GENERATOR_INFO_ATTR] = '{"kind": "gan", "latent_dim": 100, "n_classes": 0, "class_names": []}'
     return tmp_path
 
 
@@ -92,7 +94,7 @@ def not_generators(tmp_path):
 def test_bad_input_is_one_line_and_nonzero(generators, not_generators, target, flags, message, capsys):
     path = generators / f"{target}.h5" if target in ("cgan", "gan") else not_generators / target
     with pytest.raises(SystemExit) as exit_info:
-        gc.run_main(sample.main, [str(path), "--out", str(not_generators / "x.png"), *flags])
+        gr.run_main(sample.main, [str(path), "--out", str(not_generators / "x.png"), *flags])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err
 

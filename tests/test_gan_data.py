@@ -6,32 +6,33 @@ import numpy as np
 import pytest
 
 import datafiles
-import gan_common as gc
+import gan_data as gd
+import gan_files as gf
 
 
 def test_fashion_mnist_idx_files_both_splits(tiny_data):
-    images, labels = gc.load_dataset("fashion_mnist", tiny_data)
+    images, labels = gd.load_dataset("fashion_mnist", tiny_data)
     expected, expected_labels = datafiles.patterned_images(64, (28, 28, 1), 10, 0)
     assert images.shape == (64, 28, 28, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, expected)
     np.testing.assert_array_equal(labels, expected_labels)
-    test_images, _ = gc.load_dataset("fashion_mnist", tiny_data, split="test")
+    test_images, _ = gd.load_dataset("fashion_mnist", tiny_data, split="test")
     assert test_images.shape == (20, 28, 28, 1)
 
 
 def test_mnist_npz(tiny_data):
-    images, labels = gc.load_dataset("mnist", tiny_data)
+    images, labels = gd.load_dataset("mnist", tiny_data)
     expected, expected_labels = datafiles.patterned_images(64, (28, 28, 1), 10, 2)
     np.testing.assert_array_equal(images, expected)
     np.testing.assert_array_equal(labels, expected_labels)
-    assert gc.load_dataset("mnist", tiny_data, split="test")[0].shape == (20, 28, 28, 1)
+    assert gd.load_dataset("mnist", tiny_data, split="test")[0].shape == (20, 28, 28, 1)
 
 
 def test_emnist_balanced_is_transposed_back_upright(tiny_data):
-    images, labels = gc.load_dataset("emnist", tiny_data)
+    images, labels = gd.load_dataset("emnist", tiny_data)
     expected, expected_labels = datafiles.patterned_images(94, (28, 28, 1), 47, 4)
     np.testing.assert_array_equal(images, expected)
-    assert labels.max() == 46 and len(gc.DATASETS["emnist"]["classes"]) == 47
+    assert labels.max() == 46 and len(gd.DATASETS["emnist"]["classes"]) == 47
 
 
 @pytest.mark.parametrize("layout", ["folder", "keras36_target_folder", "official_archive",
@@ -46,11 +47,11 @@ def test_cifar10_every_cache_layout(tmp_path, layout):
         name = {"official_archive": "cifar-10-python.tar.gz", "keras2_archive": "cifar-10-batches-py.tar.gz",
                 "keras36_archive": "cifar-10-batches-py-target_archive"}[layout]
         datafiles.write_cifar10_archive(tmp_path / name, batches)
-    images, labels = gc.load_dataset("cifar10", tmp_path)
+    images, labels = gd.load_dataset("cifar10", tmp_path)
     expected = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
     assert images.shape == (60, 32, 32, 3)
     np.testing.assert_array_equal(images, expected)  # channels come back in R, G, B order
-    test_images, test_labels = gc.load_dataset("cifar10", tmp_path, split="test")
+    test_images, test_labels = gd.load_dataset("cifar10", tmp_path, split="test")
     np.testing.assert_array_equal(test_images, batches["test_batch"][0])
     np.testing.assert_array_equal(test_labels, batches["test_batch"][1])
 
@@ -60,37 +61,37 @@ def test_places_are_searched_in_order(tmp_path, monkeypatch):
     datafiles.write_mnist_npz(first, n=30)
     datafiles.write_mnist_npz(cache / "datasets", n=50)
     monkeypatch.setenv("KERAS_HOME", str(cache))
-    assert len(gc.load_dataset("mnist", first)[0]) == 30
-    assert len(gc.load_dataset("mnist", None)[0]) == 50  # Keras' cache when no --data-dir has it
-    monkeypatch.setattr(gc, "SYSTEM_DATA_DIR", first)
+    assert len(gd.load_dataset("mnist", first)[0]) == 30
+    assert len(gd.load_dataset("mnist", None)[0]) == 50  # Keras' cache when no --data-dir has it
+    monkeypatch.setattr(gd, "SYSTEM_DATA_DIR", first)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "nothing"))
-    assert len(gc.load_dataset("mnist", None)[0]) == 30  # then the system folder
+    assert len(gd.load_dataset("mnist", None)[0]) == 30  # then the system folder
 
 
 def test_download_is_the_last_resort(tmp_path, monkeypatch):
     x, y = datafiles.patterned_images(12, (28, 28), 10)
-    monkeypatch.setitem(gc.DATASETS["fashion_mnist"], "download", lambda: ((x, y), (x[:2], y[:2])))
-    images, labels = gc.load_dataset("fashion_mnist", tmp_path)
+    monkeypatch.setitem(gd.DATASETS["fashion_mnist"], "download", lambda: ((x, y), (x[:2], y[:2])))
+    images, labels = gd.load_dataset("fashion_mnist", tmp_path)
     assert images.shape == (12, 28, 28, 1)
-    assert gc.load_dataset("fashion_mnist", tmp_path, split="test")[0].shape == (2, 28, 28, 1)
+    assert gd.load_dataset("fashion_mnist", tmp_path, split="test")[0].shape == (2, 28, 28, 1)
 
 
 def test_missing_dataset_names_files_places_and_the_failed_download(tmp_path):
-    with pytest.raises(gc.UserError) as error:
-        gc.load_dataset("fashion_mnist", tmp_path)
+    with pytest.raises(gf.UserError) as error:
+        gd.load_dataset("fashion_mnist", tmp_path)
     message = str(error.value)
     assert "train-images-idx3-ubyte.gz" in message and str(tmp_path) in message
     assert "download failed" in message and "no network" in message and "\n" not in message
 
 
 def test_missing_emnist_says_it_has_no_download(tmp_path):
-    with pytest.raises(gc.UserError, match="has no download.*emnist-balanced"):
-        gc.load_dataset("emnist", tmp_path)
+    with pytest.raises(gf.UserError, match="has no download.*emnist-balanced"):
+        gd.load_dataset("emnist", tmp_path)
 
 
 def test_unknown_dataset():
-    with pytest.raises(gc.UserError, match="unknown dataset 'svhn'"):
-        gc.load_dataset("svhn")
+    with pytest.raises(gf.UserError, match="unknown dataset 'svhn'"):
+        gd.load_dataset("svhn")
 
 
 def truncate(path, keep=0.5):
@@ -126,8 +127,8 @@ def test_damaged_files_are_named(tmp_path, tiny_data, damage):
         truncate(path)
     else:
         truncate(path)
-    with pytest.raises(gc.UserError) as error:
-        gc.load_dataset(name, tmp_path)
+    with pytest.raises(gf.UserError) as error:
+        gd.load_dataset(name, tmp_path)
     assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
@@ -135,13 +136,13 @@ def test_images_of_the_wrong_size_are_refused(tmp_path):
     images, labels = datafiles.patterned_images(10, (32, 32), 10)
     datafiles.write_idx(tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz", images)
     datafiles.write_idx(tmp_path / "fashion-mnist" / "train-labels-idx1-ubyte.gz", labels)
-    with pytest.raises(gc.UserError, match=r"shape \(28, 28, 1\), found uint8 \(32, 32, 1\)"):
-        gc.load_dataset("fashion_mnist", tmp_path)
+    with pytest.raises(gf.UserError, match=r"shape \(28, 28, 1\), found uint8 \(32, 32, 1\)"):
+        gd.load_dataset("fashion_mnist", tmp_path)
 
 
 def test_labels_out_of_range_are_refused(tmp_path):
     images, _ = datafiles.patterned_images(10, (28, 28), 10)
     datafiles.write_idx(tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz", images)
     datafiles.write_idx(tmp_path / "fashion-mnist" / "train-labels-idx1-ubyte.gz", np.full(10, 12, np.uint8))
-    with pytest.raises(gc.UserError, match="labels should be 0-9, found 12-12"):
-        gc.load_dataset("fashion_mnist", tmp_path)
+    with pytest.raises(gf.UserError, match="labels should be 0-9, found 12-12"):
+        gd.load_dataset("fashion_mnist", tmp_path)

@@ -1,0 +1,141 @@
+"""checkpoint.npz and --resume, and stopping cleanly on Ctrl-C or SIGTERM: the step in hand is
+finished, a checkpoint written, and the run ends naming it."""
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+
+import contextlib
+import json
+import shutil
+import signal
+import sys
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gan_files import UserError, atomic_write, one_line
+from gan_utils import freeze_discriminator, unfreeze_discriminator
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped training after a checkpoint was written."""
+
+
+_STOP = {"training": False, "requested": False}
+
+
+def _request_stop(signum, frame):
+    """While a loop trains, Ctrl-C or SIGTERM asks it to stop after the current step; otherwise,
+    or when asked twice, it stops at once (every file is written atomically)."""
+    if _STOP["training"] and not _STOP["requested"]:
+        _STOP["requested"] = True
+        print("\nstopping after this step, to write a checkpoint (again to stop at once)", file=sys.stderr)
+        return
+    raise KeyboardInterrupt
+
+
+class Checkpoint:
+    """checkpoint.npz in the output folder: every model's variables (weights, moving statistics,
+    dropout seeds), both optimizers' state, NumPy's random state, the loss log, the epoch and
+    step to go on from, the time taken so far, and the settings a resumed run must share."""
+
+    def __init__(self, out_dir, log, models, d_model, gan_model, settings, resume=False, batchnorm="frozen"):
+        self.path = Path(out_dir) / "checkpoint.npz"
+        self.log, self.models, self.settings = log, models, dict(settings)
+        self.optimizers = [d_model.optimizer, gan_model.optimizer]
+        self.epoch, self.step, self.seconds_before = 0, 0, 0.0
+        check_disk(out_dir, models)
+        if resume:
+            self._build_optimizers(d_model, gan_model, batchnorm)
+            self._restore()
+        self.started = time.time()
+        _STOP.update(training=True, requested=False)
+
+    def _build_optimizers(self, d_model, gan_model, batchnorm):
+        """With the trainable weights each model trains in the loop, so their state lines up."""
+        unfreeze_discriminator(d_model)
+        d_model.optimizer.build(d_model.trainable_variables)
+        freeze_discriminator(d_model, batchnorm)
+        gan_model.optimizer.build(gan_model.trainable_variables)
+
+    def _variables(self):
+        groups = [m.variables for m in self.models] + [o.variables for o in self.optimizers]
+        return [v for group in groups for v in group]
+
+    def _restore(self):
+        if not self.path.is_file():
+            raise UserError(f"nothing to resume: no checkpoint in {self.path.parent}")
+        try:
+            with np.load(self.path, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"]))
+                values = [f[f"v{k}"] for k in range(meta["n_variables"])]
+                rng = [f[f"rng{k}"] for k in range(5)]
+                rows = f["losses"]
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+            raise UserError(f"{self.path} is corrupt or truncated ({one_line(error)})")
+        for key in sorted(set(meta["settings"]) | set(self.settings)):
+            if meta["settings"].get(key) != self.settings.get(key):
+                raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
+                                f"this run has {key}={self.settings.get(key)}")
+        variables = self._variables()
+        if len(values) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
+            raise UserError(f"{self.path} does not match these models; delete it to start afresh")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
+        self.log.rows = [[int(r[0]), int(r[1]), *map(float, r[2:])] for r in rows]
+        self.epoch, self.step, self.seconds_before = meta["epoch"], meta["step"], meta.get("seconds", 0.0)
+        print(f"resuming from {self.path}: epoch {self.epoch + 1}, step {self.step + 1}")
+
+    def save(self, epoch, step):
+        """The state from which training goes on at `step` (from 0) of `epoch` (from 0)."""
+        variables = self._variables()
+        meta = dict(epoch=epoch, step=step, settings=self.settings, n_variables=len(variables), seconds=self.seconds())
+        arrays = {f"v{k}": keras.ops.convert_to_numpy(v.value) for k, v in enumerate(variables)}
+        arrays.update({f"rng{k}": np.asarray(part) for k, part in enumerate(np.random.get_state())})
+        arrays["losses"] = np.array(self.log.rows, dtype="float64").reshape(len(self.log.rows), -1)
+        atomic_write(self.path, lambda tmp: np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays))
+
+    def seconds(self):
+        """Wall-clock seconds the run has taken, earlier sessions of a resumed run included."""
+        return self.seconds_before + time.time() - self.started
+
+    def first_step(self, epoch):
+        return self.step if epoch == self.epoch else 0
+
+    def step_done(self, epoch, step):
+        """After each step: on a stop request, a checkpoint and then Interrupted."""
+        if _STOP["requested"]:
+            self.save(epoch, step + 1)
+            _STOP.update(training=False, requested=False)
+            raise Interrupted(f"interrupted at epoch {epoch + 1}, step {step + 1}: checkpoint written to "
+                              f"{self.path}; go on with --resume")
+
+    def epoch_done(self, epoch, n_epochs, every):
+        if (epoch + 1) % every == 0 or epoch + 1 == n_epochs:
+            self.save(epoch + 1, 0)
+        if epoch + 1 == n_epochs:
+            _STOP["training"] = False
+
+
+def check_disk(out_dir, models):
+    """Room for a generator snapshot and a checkpoint (weights and two Adam moments), before training."""
+    needed = 4 * sum(int(np.prod(v.shape)) for m in models for v in m.variables) * 4
+    free = shutil.disk_usage(out_dir).free
+    if free < needed:
+        raise UserError(f"not enough disk space in {out_dir}: {free / 1e6:.0f} MB free, a snapshot and a "
+                        f"checkpoint need about {needed / 1e6:.0f} MB")
+
+
+@contextlib.contextmanager
+def stop_requests_handled():
+    """Ctrl-C and SIGTERM go through `_request_stop` while the block runs."""
+    handlers = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        _STOP.update(training=False, requested=False)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

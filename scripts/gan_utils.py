@@ -1,0 +1,181 @@
+"""The tutorials' helpers: latent points, real samples, fakes in training mode, grids, saving and
+loading a generator with what it is, and the discriminator's freeze and unfreeze."""
+import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import keras
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from gan_files import UserError, atomic_write  # noqa: E402
+
+GENERATOR_INFO_ATTR = "gan_generator_info"
+
+
+def generate_real_samples(dataset, n_samples, real_target=1.0):
+    """Random real images (and labels, when `dataset` is [images, labels]) and their targets."""
+    arrays = dataset if isinstance(dataset, (list, tuple)) else [dataset]
+    ix = np.random.randint(0, len(arrays[0]), n_samples)
+    picked = [a[ix] for a in arrays]
+    y = np.full((n_samples, 1), real_target, dtype="float32")
+    return (picked if len(picked) > 1 else picked[0]), y
+
+
+def generate_latent_points(latent_dim, n_samples, n_classes=None):
+    """Gaussian latent points, and random class labels when `n_classes` is given."""
+    z_input = np.random.randn(n_samples, latent_dim).astype("float32")
+    if n_classes is None:
+        return z_input
+    return [z_input, np.random.randint(0, n_classes, n_samples)]
+
+
+class _InTrainingMode(keras.layers.Layer):
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, inputs):
+        return self.model(inputs, training=True)
+
+
+def in_training_mode(g_model):
+    """`g_model` as the composite update runs it (BatchNormalization on the batch's statistics,
+    dropout on), for predict_on_batch. Keras 3's predict passes training=False, which overrides
+    even `training=True` written into a model's layers; a layer whose call takes no `training`
+    argument keeps it. The discriminator must learn to reject the fakes the generator is scored
+    on, not those of its inference mode. As in the composite update, the generator's
+    BatchNormalization moving statistics take in these batches."""
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in g_model.inputs]
+    outputs = _InTrainingMode(g_model)(inputs if len(inputs) > 1 else inputs[0])
+    return keras.Model(inputs, outputs, name=f"{g_model.name}_in_training_mode")
+
+
+BATCHNORM_CHOICES = ["batch-statistics", "trainable", "frozen"]
+
+
+def _batchnorm_scale_and_shift(layer):
+    return [v for v in (layer.gamma, layer.beta) if v is not None]
+
+
+def unfreeze_discriminator(d_model):
+    """Before each discriminator update: every layer and weight trainable again. Setting
+    `d_model.trainable = True` is not enough on Keras 3 with TensorFlow: while the flag is
+    already True the assignment is skipped, and never reaches layers frozen one by one."""
+    for layer in d_model.layers:
+        layer.trainable = True
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for variable in _batchnorm_scale_and_shift(layer):
+                variable.trainable = True
+    d_model.trainable = True
+
+
+def freeze_discriminator(d_model, batchnorm):
+    """Before a composite update: freeze the discriminator. Its BatchNormalization layers:
+    - "batch-statistics": normalise with the batch's own statistics, as in the discriminator's
+      own updates, but their gamma and beta are not trained by the generator's loss;
+    - "trainable" (the tutorials'): batch statistics, and gamma and beta trained by the
+      generator's loss too;
+    - "frozen": normalise with their moving statistics, and nothing moves.
+    The moving statistics take in the fake batch in the first two (Keras updates them whenever
+    a BatchNormalization layer runs on batch statistics)."""
+    d_model.trainable = batchnorm != "frozen"
+    for layer in d_model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+        elif batchnorm == "batch-statistics":
+            for variable in _batchnorm_scale_and_shift(layer):
+                variable.trainable = False
+
+
+def save_grid(images, path, n_cols, col_titles=None, title=None):
+    """Images in [-1, 1] as a grid: grey reversed (as the tutorials draw them) or colour."""
+    images = np.clip((np.asarray(images) + 1) / 2, 0, 1)
+    n_rows = -(-len(images) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols, n_rows + 0.4 * bool(col_titles)),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(images):
+            image = images[k]
+            if image.shape[-1] == 1:
+                ax.imshow(image[..., 0], cmap="gray_r", vmin=0, vmax=1)
+            else:
+                ax.imshow(image)
+    for ax, label in zip(axes[0], col_titles or []):
+        ax.set_title(label, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
+    """A conditional generator's grid: one class per column, `n_rows` random latent points each."""
+    n_classes = len(class_names)
+    z_input = generate_latent_points(latent_dim, n_rows * n_classes)
+    images = g_model.predict_on_batch([z_input, np.tile(np.arange(n_classes), n_rows)])
+    save_grid(images, path, n_classes, col_titles=class_names if n_classes <= 10 else None, title=title)
+
+
+def save_image(image, path):
+    """One image in [-1, 1] as a PNG of its own size."""
+    pixels = np.clip((np.asarray(image) + 1) * 127.5, 0, 255).round().astype(np.uint8)
+    atomic_write(path, lambda tmp: Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(tmp, "PNG"))
+
+
+def save_generator(g_model, path, **info):
+    """A generator (or InfoGAN's Q model, or a judge) as .h5, with what sample.py and evaluate.py
+    need to know stored inside."""
+
+    def write(tmp):
+        g_model.save(tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs[GENERATOR_INFO_ATTR] = json.dumps(info)
+
+    atomic_write(path, write)
+
+
+def read_generator_info(path):
+    """The info `save_generator` stored, or a UserError saying why the file is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get(GENERATOR_INFO_ATTR)
+    except OSError:
+        raise UserError(f"{path} is not an .h5 model file")
+    if raw is None:
+        raise UserError(f"{path} is not a generator saved by these scripts (no generator info inside)")
+    return json.loads(raw)
+
+
+def load_generator(path):
+    """(model, info) of a generator saved by `save_generator`."""
+    info = read_generator_info(path)
+    try:
+        return keras.models.load_model(path, compile=False), info
+    except Exception as error:  # Keras raises many kinds for a damaged model
+        raise UserError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})")
+
+
+def plot_architectures(out_dir, *models):
+    """<name>_plot.png for each model through keras.utils.plot_model, or a one-line note
+    when Graphviz is not installed."""
+    if shutil.which("dot") is None:
+        print("note: Graphviz is not installed, so the architecture plots are not drawn "
+              "(apt-get install graphviz / brew install graphviz)")
+        return
+    for model in models:
+        keras.utils.plot_model(model, to_file=str(Path(out_dir) / f"{model.name}_plot.png"),
+                               show_shapes=True, show_layer_names=True)
+
+

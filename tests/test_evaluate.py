@@ -1,0 +1,95 @@
+"""evaluate.py end to end: the table, the JSON, every kind of generator, and its refusals."""
+import json
+
+import csv
+
+import keras
+import pytest
+
+import cgan_fashion
+import datafiles
+import dcgan_cifar10
+import evaluate
+import gan_data as gd
+import gan_fashion
+import gan_metrics as gm
+import gan_run as gr
+import infogan_mnist
+import pix2pix_maps
+
+
+@pytest.fixture(scope="module")
+def tiny_generators(tiny_data, tmp_path_factory):
+    """A one-step generator of each image kind in one outputs folder; their runs trained the judges."""
+    root = tmp_path_factory.mktemp("outputs")
+    common = ["--data-dir", str(tiny_data), "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8",
+              "--eval-samples", "30"]
+    for name, module in [("gan", gan_fashion), ("cgan", cgan_fashion), ("infogan", infogan_mnist)]:
+        gr.run_main(module.main, common + ["--out", str(root / name)])
+    return root
+
+
+def run_evaluate(generator, *flags):
+    gr.run_main(evaluate.main, [str(generator), "--samples", "50", *flags])
+
+
+def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, capsys):
+    generator = tiny_generators / "cgan" / "generator.h5"
+    run_evaluate(generator, "--data-dir", str(tiny_data))
+    out = capsys.readouterr().out
+    assert "training the" not in out  # the judge the training run made is reused
+    assert "| measure (50 samples vs 20 real test images) | generator | real training images (floor) " \
+           "| uniform noise (ceiling) |" in out
+    assert "| FID |" in out and "| KID |" in out and "| class agreement |" in out
+    assert "class agreement per class: T-shirt/top" in out
+    report = json.loads((generator.parent / "generator_metrics.json").read_text())
+    assert report["results"]["samples"] == 50 and set(report["results"]["per_class"]) == set(gd.FASHION_CLASSES)
+    floor, ceiling = report["references"].values()
+    assert floor["fid"] < ceiling["fid"] and report["judge"]["dataset"] == "fashion_mnist"
+
+
+def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_generators, tiny_data, capsys):
+    run_evaluate(tiny_generators / "infogan" / "generator.h5", "--data-dir", str(tiny_data))
+    report = json.loads((tiny_generators / "infogan" / "generator_metrics.json").read_text())
+    assert 0.1 <= report["results"]["code_accuracy"] <= 1  # the best matching gets at least chance
+    run_evaluate(tiny_generators / "gan" / "generator.h5", "--data-dir", str(tiny_data),
+                 "--json", str(tiny_generators / "gan.json"))
+    results = json.loads((tiny_generators / "gan.json").read_text())["results"]
+    assert set(results) == {"samples", "fid", "kid"}
+
+
+def test_evaluate_says_in_one_line_when_inception_weights_cannot_be_had(tiny_data, tmp_path, capsys, monkeypatch):
+    gr.run_main(dcgan_cifar10.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path / "dcgan"), "--epochs", "1",
+                                     "--steps-per-epoch", "1", "--batch-size", "8", "--eval-samples", "0"])
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("no network in tests")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", no_network)
+    run_evaluate(tmp_path / "dcgan" / "generator.h5", "--data-dir", str(tiny_data), "--inception")
+    out = capsys.readouterr().out
+    assert "Inception FID: not measured: Keras could not load the ImageNet InceptionV3 weights " \
+           "(ConnectionError: no network in tests)" in out
+    assert json.loads((tmp_path / "dcgan" / "generator_metrics.json").read_text())["inception_fid"] is None
+
+
+def test_evaluate_measures_pix2pix_against_the_identity_baseline(tmp_path, capsys):
+    datafiles.write_maps_folder(tmp_path, broken=False)
+    gr.run_main(pix2pix_maps.main, ["--data-dir", str(tmp_path), "--out", str(tmp_path / "p2p"), "--epochs", "1",
+                                    "--steps-per-epoch", "1"])
+    assert [r["pairs"] for r in csv.DictReader(open(tmp_path / "p2p" / "metrics.csv"))] == ["2"]
+    run_evaluate(tmp_path / "p2p" / "generator.h5", "--data-dir", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "| measure (2 validation pairs) | generator | identity (the source itself) |" in out
+    report = json.loads((tmp_path / "p2p" / "generator_metrics.json").read_text())
+    identity = report["references"]["identity (the source itself)"]
+    assert identity["l1"] == pytest.approx(gm.mean_l1(*pix2pix_maps.load_real_samples(tmp_path, "val")))
+    assert set(report["results"]) == {"pairs", "l1", "psnr", "ssim"}
+
+
+def test_evaluate_refuses_a_model_that_is_not_a_generator(tiny_generators, keras_home, capsys):
+    judge = next((keras_home / "judges").glob("fashion_mnist-*.h5"))
+    with pytest.raises(SystemExit) as stop:
+        run_evaluate(judge)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"{judge.name} is a judge model, not a generator")

@@ -1,0 +1,138 @@
+"""Interrupt and resume, kills during writes, the optimizers' state, settings a resume must share."""
+import csv
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import cgan_fashion
+import gan_checkpoint
+import gan_run as gr
+import gan_utils as gu
+import switchcheck
+from conftest import REPO, SMALL_EVAL, run_script
+
+
+def start_script(args):
+    return subprocess.Popen([sys.executable, *map(str, args)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, KERAS_BACKEND="tensorflow"))
+
+
+def wait_for(path, process, timeout=240):
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+def epochs_and_steps(out):
+    with open(out / "losses.csv") as f:
+        return [(r["epoch"], r["step"]) for r in csv.DictReader(f)]
+
+
+def snapshots(out):
+    return sorted(p.name for p in out.glob("generator_e*.h5"))
+
+
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):
+    flags = ["--data-dir", tiny_data, "--epochs", "3", "--steps-per-epoch", "40", "--batch-size", "8",
+             "--eval-every", "1", "--seed", "1", *SMALL_EVAL]
+    whole = run_script(["scripts/gan_fashion.py", *flags, "--out", tmp_path / "whole"])
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path / "interrupted"
+    process = start_script(["scripts/gan_fashion.py", *flags, "--out", out])
+    wait_for(out / "generator_e001.h5", process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "checkpoint written to" in stderr and "go on with --resume" in stderr
+    assert len(epochs_and_steps(out)) < 120
+    resumed = run_script(["scripts/gan_fashion.py", *flags, "--out", out, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming from" in resumed.stdout
+    assert epochs_and_steps(out) == epochs_and_steps(tmp_path / "whole")
+    assert snapshots(out) == snapshots(tmp_path / "whole") == ["generator_e001.h5", "generator_e002.h5",
+                                                               "generator_e003.h5"]
+    assert gu.read_generator_info(out / "generator.h5")["epoch"] == 3
+    # generator.h5 is the averaged generator: the same only if the checkpoint carried the average
+    whole_weights = keras.models.load_model(tmp_path / "whole" / "generator.h5", compile=False).get_weights()
+    resumed_weights = keras.models.load_model(out / "generator.h5", compile=False).get_weights()
+    for a, b in zip(whole_weights, resumed_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def loadable(out):
+    keras.models.load_model(out / "generator.h5", compile=False)
+    with np.load(out / "checkpoint.npz") as f:
+        assert all(f[key] is not None for key in f.files)
+
+
+def test_a_kill_at_any_moment_leaves_a_loadable_generator_and_checkpoint(tiny_data, tmp_path):
+    flags = ["--data-dir", tiny_data, "--out", tmp_path, "--steps-per-epoch", "1", "--batch-size", "8",
+             "--eval-every", "1", *SMALL_EVAL]
+    first = run_script(["scripts/gan_fashion.py", *flags, "--epochs", "1"])
+    assert first.returncode == 0, first.stderr[-2000:]
+    loadable(tmp_path)
+    for delay in (0.3, 0.9, 1.7):  # snapshots and checkpoints are being written nearly all the time
+        process = start_script(["scripts/gan_fashion.py", *flags, "--epochs", "400", "--resume"])
+        wait_for(tmp_path / "generator_e002.h5", process)
+        time.sleep(delay)
+        process.kill()
+        process.wait()
+        loadable(tmp_path)
+
+
+def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
+    records = switchcheck.run_and_record("cgan_fashion", tiny_data, tmp_path, steps=2)
+    assert records
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        saved = {key: f[key] for key in f.files}
+    dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
+    d_model = cgan_fashion.define_discriminator(n_classes=10)
+    g_model = cgan_fashion.define_generator(100, 10)
+    gan_model = cgan_fashion.define_gan(g_model, d_model)
+    run = gr.Run(tmp_path, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"],
+                 ema_decay=cgan_fashion.EMA_DECAY, options=gr.RunOptions(resume=True),
+                 settings=dict(script="cgan_fashion", dataset="fashion_mnist", latent_dim=100, n_classes=10,
+                               batch_size=8))
+    checkpoint, log = run.checkpoint, run.log
+    assert (checkpoint.epoch, checkpoint.step) == (1, 0) and len(log.rows) == 2
+    assert int(d_model.optimizer.iterations.numpy()) == 4  # two steps, two discriminator updates each
+    assert int(gan_model.optimizer.iterations.numpy()) == 2
+    moments = [v for v in d_model.optimizer.variables if "momentum" in v.path or "_m" in v.path.split("/")[-1]]
+    assert moments and any(np.abs(keras.ops.convert_to_numpy(v.value)).max() > 0 for v in moments)
+    restored = [keras.ops.convert_to_numpy(v.value) for v in d_model.optimizer.variables]
+    n_model = sum(len(m.variables) for m in checkpoint.models)
+    for k, value in enumerate(restored):
+        np.testing.assert_array_equal(value, saved[f"v{n_model + k}"])
+
+
+def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(gan_checkpoint.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1_000_000})())
+    with pytest.raises(SystemExit):
+        gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--batch-size", "8"])
+    assert "not enough disk space" in capsys.readouterr().err
+    assert not (tmp_path / "losses.csv").exists()
+
+
+@pytest.mark.parametrize("script,first,then,message", [
+    ("cgan_fashion", [], ["--dataset", "mnist"], "the checkpoint was made with dataset=fashion_mnist, this run has dataset=mnist"),
+    ("infogan_mnist", ["--n-cont", "2"], [], "the checkpoint was made with n_cont=2, this run has n_cont=0"),
+])
+def test_resuming_with_other_model_settings_is_refused(script, first, then, message, tiny_data, tmp_path, capsys):
+    module = importlib.import_module(script)
+    flags = ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", "1",
+             "--batch-size", "8"]
+    gr.run_main(module.main, flags + first)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        gr.run_main(module.main, flags + ["--epochs", "2", "--resume"] + then)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"error: cannot resume: {message}" in err

@@ -1,0 +1,41 @@
+"""The unconditional Fashion-MNIST GAN: the switch, and what a short run writes."""
+import numpy as np
+import pytest
+
+import gan_data as gd
+import gan_fashion
+import gan_run as gr
+import runchecks
+import switchcheck
+
+
+def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(tiny_data, tmp_path):
+    switchcheck.assert_switch_works(switchcheck.run_and_record("gan_fashion", tiny_data, tmp_path))
+
+
+def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data, tmp_path):
+    """The check above can fail: without the switch, Keras 3 leaves the discriminator untouched."""
+    d_model = gan_fashion.define_discriminator()
+    gan_model = gan_fashion.define_gan(gan_fashion.define_generator(gan_fashion.LATENT_DIM), d_model)
+    assert gan_model is not None and not d_model.trainable
+    before = switchcheck.snapshot(d_model.weights)
+    images = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0][:8])
+    d_model.train_on_batch(images, np.ones((8, 1)))
+    assert not any(switchcheck.changed(before, switchcheck.snapshot(d_model.weights)))
+
+
+def test_short_run_writes_outputs_and_a_generator_that_reloads(tiny_data, tmp_path):
+    runchecks.check_short_fashion_run(gan_fashion, tiny_data, tmp_path)
+
+
+def test_unwritable_output_folder_is_refused(tiny_data, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit):
+        gr.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(blocker / "out")])
+    assert "cannot write to the output folder" in capsys.readouterr().err
+
+
+def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    runchecks.check_jax_run("gan_fashion", tiny_data, tmp_path)

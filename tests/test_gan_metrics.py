@@ -1,0 +1,127 @@
+"""The quality measures on cases with known answers, and the metrics a training run keeps."""
+import csv
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+import cgan_fashion
+import datafiles
+import gan_data as gd
+import gan_metrics as gm
+import gan_run as gr
+
+
+@pytest.fixture(scope="module")
+def features():
+    return np.random.default_rng(0).standard_normal((1500, 16))
+
+
+def test_fid_and_kid_of_a_set_against_itself_are_about_zero(features):
+    assert abs(gm.frechet_distance(features, features)) < 1e-9
+    self_kid = gm.kernel_distance(features, features, subsets=20, subset_size=500)
+    shifted_kid = gm.kernel_distance(features, features + 0.3, subsets=20, subset_size=500)
+    assert abs(self_kid) < shifted_kid / 10  # subsets are drawn at random: near 0, not exactly
+
+
+def test_fid_of_a_shift_is_the_squared_shift_and_both_grow_with_it(features):
+    shifts = [0.1, 0.3, 1.0]
+    fids = [gm.frechet_distance(features, features + s) for s in shifts]
+    kids = [gm.kernel_distance(features, features + s, subsets=20, subset_size=500) for s in shifts]
+    np.testing.assert_allclose(fids, [16 * s ** 2 for s in shifts], rtol=1e-6)
+    assert kids[0] < kids[1] < kids[2]
+
+
+def test_fid_and_kid_grow_as_images_are_blurred():
+    images, _ = datafiles.patterned_images(600, (28, 28, 1), 10)
+    images = gd.scale_images(images)
+
+    def pixel_features(batch):  # every 4th pixel: 49 numbers an image
+        return batch[:, ::4, ::4, 0].reshape(len(batch), -1)
+
+    reference = pixel_features(images)
+    blurred = [pixel_features(gaussian_filter(images, sigma=(0, s, s, 0))) for s in (0.5, 1.0, 2.0)]
+    fids = [gm.frechet_distance(reference, b) for b in blurred]
+    kids = [gm.kernel_distance(reference, b, subsets=10, subset_size=300) for b in blurred]
+    assert 0 < fids[0] < fids[1] < fids[2]
+    assert kids[0] < kids[1] < kids[2]
+
+
+def test_class_agreement_is_one_when_every_class_is_recognised_and_zero_when_permuted():
+    wanted = np.arange(100) % 10
+    overall, per_class = gm.class_agreement(wanted, wanted, 10)
+    assert overall == 1.0 and per_class == [1.0] * 10
+    overall, per_class = gm.class_agreement((wanted + 1) % 10, wanted, 10)
+    assert overall == 0.0 and per_class == [0.0] * 10
+    overall, _ = gm.class_agreement(np.where(wanted < 3, wanted, 0), wanted, 10)
+    assert overall == pytest.approx(0.3)
+
+
+def test_code_matching_recovers_a_permutation_and_finds_nothing_in_noise():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 10, 1000)
+    assert gm.code_accuracy(codes, rng.permutation(10)[codes], 10, 10) == 1.0
+    assert gm.code_accuracy(codes, rng.integers(0, 10, 1000), 10, 10) < 0.2
+    half_right = np.where(np.arange(1000) % 2 == 0, (codes + 3) % 10, rng.integers(0, 10, 1000))
+    assert 0.5 <= gm.code_accuracy(codes, half_right, 10, 10) < 0.6
+
+
+def test_l1_psnr_and_ssim_on_known_images():
+    images = np.random.default_rng(2).uniform(-1, 1, (4, 32, 32, 3))
+    assert gm.mean_l1(images, images) == 0
+    assert gm.mean_psnr(images, images) == gm.PSNR_CAP  # identical: capped, not infinite
+    assert gm.mean_ssim(images, images) == pytest.approx(1.0)
+    shifted = images + 0.2  # 0.1 on [0, 1]: MSE 0.01, so exactly 20 dB
+    assert gm.mean_l1(shifted, images) == pytest.approx(0.2)
+    assert gm.mean_psnr(shifted, images) == pytest.approx(20.0)
+    noisy = [images + np.random.default_rng(3).normal(0, s, images.shape) for s in (0.05, 0.2)]
+    assert 1 > gm.mean_ssim(noisy[0], images) > gm.mean_ssim(noisy[1], images)
+    assert gm.mean_psnr(noisy[0], images) > gm.mean_psnr(noisy[1], images)
+
+
+def run_cgan(tiny_data, out, *flags):
+    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "3",
+                                    "--steps-per-epoch", "2", "--batch-size", "8", "--eval-every", "1",
+                                    "--eval-samples", "60", "--seed", "1", *flags])
+
+
+def read_metrics(out):
+    with open(out / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_training_writes_metrics_and_keeps_the_best_generator(tiny_data, tmp_path, capsys):
+    out = tmp_path / "cgan"
+    run_cgan(tiny_data, out)
+    rows = read_metrics(out)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert all(r["samples"] == "60" and float(r["fid"]) > 0 and 0 <= float(r["class_agreement"]) <= 1 for r in rows)
+    best = max(rows, key=lambda r: (float(r["class_agreement"]), -int(r["epoch"])))
+    best_file = out / "generator_best.h5"
+    assert best_file.read_bytes() == (out / f"generator_e{int(best['epoch']):03d}.h5").read_bytes()
+    assert f"best generator: epoch {best['epoch']} (class_agreement" in capsys.readouterr().out
+
+
+def test_measuring_leaves_training_unchanged_and_is_skipped_with_eval_samples_zero(tiny_data, tmp_path):
+    run_cgan(tiny_data, tmp_path / "measured" / "cgan")
+    run_cgan(tiny_data, tmp_path / "unmeasured" / "cgan", "--eval-samples", "0")
+    assert not (tmp_path / "unmeasured" / "cgan" / "metrics.csv").exists()
+    losses = [(tmp_path / run / "cgan" / "losses.csv").read_text() for run in ("measured", "unmeasured")]
+    assert losses[0] == losses[1]
+
+
+def test_resumed_run_keeps_earlier_rows_and_the_best_of_the_whole_run(tiny_data, tmp_path):
+    out = tmp_path / "cgan"
+    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "1",
+                                    "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "60"])
+    first = read_metrics(out)
+    (out / "generator_e001.h5").rename(out / "kept_e001.h5")
+    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "2",
+                                    "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "60",
+                                    "--resume"])
+    rows = read_metrics(out)
+    assert rows[0] == first[0] and [r["epoch"] for r in rows] == ["1", "2"]
+    if float(rows[1]["class_agreement"]) > float(rows[0]["class_agreement"]):
+        assert (out / "generator_best.h5").read_bytes() == (out / "generator_e002.h5").read_bytes()
+    else:
+        assert (out / "generator_best.h5").read_bytes() == (out / "kept_e001.h5").read_bytes()

@@ -1,0 +1,184 @@
+"""The run around the loop: divergence, the averaged generator, out_dir, and every bad input as one line."""
+import importlib
+
+import keras
+import numpy as np
+import pytest
+
+import cgan_fashion
+import datafiles
+import gan_fashion
+import gan_data as gd
+import gan_files as gf
+import gan_run as gr
+
+
+def snapshots(out):
+    return sorted(p.name for p in out.glob("generator_e*.h5"))
+
+
+def test_the_average_follows_the_weights_with_a_warm_up_and_a_decay():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    average = gr.AveragedGenerator(model, 0.9)
+    kernel = model.trainable_weights[0]
+    expected = keras.ops.convert_to_numpy(kernel)
+    for t in range(1, 40):
+        kernel.assign(np.full((2, 1), float(t)))
+        average.update(t)
+        decay = min(0.9, t / (gr.EMA_WARMUP + t - 1))
+        expected = decay * expected + (1 - decay) * t
+    averaged = keras.ops.convert_to_numpy(average.for_sampling().trainable_weights[0])
+    np.testing.assert_allclose(averaged, expected, rtol=1e-5)
+    assert 20 < averaged.min() < 38  # behind the weights (39), but past the warm-up's pull
+
+
+def run_flags(tiny_data, out, *flags):
+    return ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "2", "--steps-per-epoch", "2",
+            "--batch-size", "8", "--eval-every", "1", "--seed", "5", *flags]
+
+
+def generator_weights(path):
+    return keras.models.load_model(path, compile=False).get_weights()
+
+
+@pytest.mark.parametrize("script", ["cgan_fashion", "acgan_fashion"])
+def test_the_average_leaves_training_unchanged_and_decay_zero_is_the_tutorial(script, tiny_data, tmp_path):
+    module = importlib.import_module(script)
+    gr.run_main(module.main, run_flags(tiny_data, tmp_path / "averaged"))
+    gr.run_main(module.main, run_flags(tiny_data, tmp_path / "tutorial", "--ema-decay", "0"))
+    averaged, tutorial = tmp_path / "averaged", tmp_path / "tutorial"
+    assert (averaged / "losses.csv").read_text() == (tutorial / "losses.csv").read_text()
+    header = (averaged / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == ["epoch", "minutes"] and header[-1] == "raw_class_agreement"
+    assert "raw_class_agreement" not in (tutorial / "metrics.csv").read_text()
+    different = [not np.array_equal(a, b) for a, b in zip(generator_weights(averaged / "generator.h5"),
+                                                           generator_weights(tutorial / "generator.h5"))]
+    assert any(different)
+
+
+def test_with_decay_zero_the_saved_generator_is_the_trained_one(tiny_data, tmp_path):
+    dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
+    d_model = cgan_fashion.define_discriminator(n_classes=10)
+    g_model = cgan_fashion.define_generator(100, 10)
+    gan_model = cgan_fashion.define_gan(g_model, d_model)
+    cgan_fashion.train(g_model, d_model, gan_model, dataset, 100, 1, 8, steps_per_epoch=2, ema_decay=0,
+                       out_dir=tmp_path)
+    for a, b in zip(generator_weights(tmp_path / "generator.h5"), g_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def build_and_train(script, data_dir, out_dir):
+    """The script's models, trained one step by its own train(), as a notebook would call it."""
+    module = importlib.import_module(script)
+    short = dict(steps_per_epoch=1, out_dir=out_dir)
+    if script == "pix2pix_maps":
+        datafiles.write_maps_folder(data_dir, broken=False)
+        d_model, g_model = module.define_discriminator(), module.define_generator()
+        module.train(d_model, g_model, module.define_gan(g_model, d_model), module.load_real_samples(data_dir), 1, 1,
+                     **short)
+    elif script == "infogan_mnist":
+        d_model, q_model = module.define_discriminator()
+        g_model = module.define_generator(module.LATENT_DIM + module.N_CAT)
+        module.train(g_model, d_model, q_model, module.define_gan(g_model, d_model, q_model),
+                     module.load_real_samples(data_dir), module.LATENT_DIM, module.N_CAT, 1, 8, **short)
+    else:
+        dataset = module.load_real_samples(data_dir=data_dir)
+        if script == "cgan_fashion":
+            dataset = dataset[0]
+        d_model = module.define_discriminator()
+        g_model = module.define_generator(module.LATENT_DIM)
+        module.train(g_model, d_model, module.define_gan(g_model, d_model), dataset, module.LATENT_DIM, 1, 8, **short)
+
+
+@pytest.mark.parametrize("script", ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist",
+                                    "pix2pix_maps"])
+def test_train_takes_the_output_folder_as_a_string(script, tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data_dir = tiny_data if script != "pix2pix_maps" else tmp_path / "maps_data"
+    build_and_train(script, data_dir, "runs/x")
+    assert (tmp_path / "runs" / "x" / "generator.h5").is_file()
+    assert (tmp_path / "runs" / "x" / "generated_plot_e001.png").is_file()
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_path):
+    dataset = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0])
+    d_model = gan_fashion.define_discriminator()
+    g_model = gan_fashion.define_generator(100)
+    gan_model = gan_fashion.define_gan(g_model, d_model)
+    calls = []
+    original = d_model.train_on_batch
+
+    def train_on_batch(x, y):
+        calls.append(1)
+        result = original(x, y)
+        return [float("nan"), result[1]] if len(calls) == 8 else result  # epoch 2, step 2, fake half
+
+    d_model.train_on_batch = train_on_batch
+    with pytest.raises(gf.UserError, match=r"loss d_fake became nan at epoch 2, step 2: training diverged"):
+        gan_fashion.train(g_model, d_model, gan_model, dataset, 100, 3, 8, steps_per_epoch=2, eval_every=1,
+                          out_dir=tmp_path)
+    assert snapshots(tmp_path) == ["generator_e001.h5"]
+    keras.models.load_model(tmp_path / "generator_e001.h5", compile=False)
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        assert '"epoch": 1' in str(f["meta"])
+
+
+def write_truncated_fashion(folder):
+    datafiles.write_fashion_mnist(folder)
+    path = folder / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:500])
+
+
+# Every bad input tried, and the line it must give (the README's "Bad input" table lists them).
+BAD_INPUTS = [
+    ("cgan_fashion", ["--epochs", "-1"], "--epochs: -1 must be 1 or more"),
+    ("cgan_fashion", ["--batch-size", "0"], "--batch-size: 0 must be 1 or more"),
+    ("cgan_fashion", ["--batch-size", "1000", "DATA"], "--batch-size 1000 is larger than the dataset (64 images)"),
+    ("cgan_fashion", ["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
+    ("cgan_fashion", ["--label-smoothing", "1"], "--label-smoothing: 1.0 must be at least 0 and below 1"),
+    ("cgan_fashion", ["--data-dir", "TRUNCATED"], "train-images-idx3-ubyte.gz is corrupt or truncated"),
+    ("cgan_fashion", ["--dataset", "emnist", "--data-dir", "EMPTY"], "EMNIST-balanced (train) not found"),
+    ("cgan_fashion", ["--resume", "--batch-size", "8", "DATA"], "nothing to resume: no checkpoint in"),
+    ("cgan_fashion", ["--out", "UNWRITABLE", "DATA"], "cannot write to the output folder"),
+    ("dcgan_cifar10", ["--classes", "unicorn", "DATA"], "unknown CIFAR-10 class 'unicorn'"),
+    ("infogan_mnist", ["--n-cont", "9", "DATA"], "argument --n-cont: invalid choice: 9"),
+    ("acgan_fashion", ["--batchnorm-in-composite", "sometimes"], "invalid choice: 'sometimes'"),
+    ("pix2pix_maps", ["--data-dir", "EMPTY"], "the maps dataset is not in"),
+    ("pix2pix_maps", ["--direction", "sideways"], "invalid choice: 'sideways'"),
+    ("sample", ["MISSING"], "no such file"),
+    ("sample", ["NOT_H5"], "is not an .h5 model file"),
+    ("sample", ["PLAIN_MODEL"], "is not a generator saved by these scripts"),
+    ("sample", ["CGAN_GENERATOR", "--label", "10"], "label 10 is out of range: this generator has classes 0-9"),
+    ("sample", ["CGAN_GENERATOR", "--label", "Hat"], "unknown class 'Hat'"),
+    ("sample", ["CGAN_GENERATOR", "--image", "NOT_H5"], "--image and --pair need a Pix2Pix generator"),
+    ("sample", ["CGAN_GENERATOR", "--n", "-3"], "--n: -3 must be 1 or more"),
+    ("benchmark", ["nope"], "no benchmark for nope"),
+]
+
+
+@pytest.mark.parametrize("script,args,message", BAD_INPUTS, ids=[f"{s} {' '.join(a)}" for s, a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_a_nonzero_exit(script, args, message, tiny_data, tmp_path, capsys):
+    module = importlib.import_module(script)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.h5").write_text("not a model")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    if "CGAN_GENERATOR" in args:
+        cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), tmp_path / "cgan.h5", 100,
+                                    gd.FASHION_CLASSES, 0, "fashion_mnist")
+    if "PLAIN_MODEL" in args:
+        keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(tmp_path / "plain.h5")
+    if "TRUNCATED" in args:
+        write_truncated_fashion(tmp_path / "truncated")
+    places = {"DATA": ["--data-dir", str(tiny_data)], "EMPTY": [str(tmp_path / "empty")],
+              "TRUNCATED": [str(tmp_path / "truncated")], "UNWRITABLE": [str(blocker / "out")],
+              "MISSING": [str(tmp_path / "missing.h5")], "NOT_H5": [str(tmp_path / "notes.h5")],
+              "CGAN_GENERATOR": [str(tmp_path / "cgan.h5")], "PLAIN_MODEL": [str(tmp_path / "plain.h5")]}
+    argv = [part for arg in args for part in places.get(arg, [arg])]
+    if script not in ("sample", "benchmark") and "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        gr.run_main(module.main, argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert message in err and "Traceback" not in err and "error:" in err.strip().splitlines()[-1]
