@@ -154,7 +154,7 @@ def summarize_performance(epoch, g_model, d_model, latent_dim, out_dir, test_dat
     if test_dataset is not None:
         accuracy = class_head_accuracy(d_model, test_dataset)
         print(f"class-head accuracy on {len(test_dataset[0])} real test images: {accuracy:.1%}")
-        gf.append_csv_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
+        gf.write_epoch_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
                           [epoch, f"{accuracy:.4f}"])
     return snapshot
 

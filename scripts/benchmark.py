@@ -57,6 +57,7 @@ import gan_data as gd
 import gan_files as gf
 import gan_run as gr
 
+MAX_MATMUL_SIZE = 8192  # 256 MiB a float32 matrix; larger ones only risk running out of memory
 DATASET_SIZE = 50000  # Fashion-MNIST has 60,000 training images, CIFAR-10 50,000: either gives the same step time
 
 
@@ -337,18 +338,18 @@ def machine_line():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("scripts", nargs="*", help=f"scripts to time: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--batch-size", type=gr.positive_int, default=None,
-                        help="default: each script's own")
+    parser.add_argument("--batch-size", type=gr.int_up_to(DATASET_SIZE), default=None,
+                        help=f"default: each script's own; at most {DATASET_SIZE:,}, the random dataset's size")
     parser.add_argument("--steps", type=gr.positive_int, default=20, help="training steps per round")
     parser.add_argument("--rounds", type=gr.positive_int, default=3, help="timed rounds after the warm-up")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=gr.seed, default=0)
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
-    parser.add_argument("--matmul-size", type=gr.positive_int, default=2048,
-                        help="side of the matrices that measure the machine's rate")
+    parser.add_argument("--matmul-size", type=gr.int_up_to(MAX_MATMUL_SIZE), default=2048,
+                        help=f"side of the matrices that measure the machine's rate, at most {MAX_MATMUL_SIZE}")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="both loops compute in float16 (weights stay float32), the rate is float16's")
     args = parser.parse_args(argv)

@@ -114,7 +114,7 @@ def summarize_performance(epoch, g_model, d_model, dataset, latent_dim, out_dir,
     x_fake, y_fake = generate_fake_samples(g_model, latent_dim, n_samples)
     _, acc_fake = d_model.evaluate(x_fake, y_fake, verbose=0)
     print(f"accuracy real: {acc_real:.0%}, fake: {acc_fake:.0%}")
-    gf.append_csv_row(out_dir / "accuracy.csv", ["epoch", "accuracy_real", "accuracy_fake"],
+    gf.write_epoch_row(out_dir / "accuracy.csv", ["epoch", "accuracy_real", "accuracy_fake"],
                       [epoch, f"{acc_real:.4f}", f"{acc_fake:.4f}"])
     gu.save_grid(x_fake[:GRID_SIZE * GRID_SIZE], out_dir / f"generated_plot_e{epoch:03d}.png", GRID_SIZE,
                  title=f"epoch {epoch}")

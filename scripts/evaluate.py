@@ -32,11 +32,12 @@ SHARES = {"class_agreement", "code_accuracy"}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--samples", type=gr.positive_int, default=gm.FULL_SAMPLES,
-                        help="generated images (Pix2Pix: validation pairs, at most all of them)")
+    parser.add_argument("--samples", type=gr.int_up_to(gm.MAX_SAMPLES), default=gm.FULL_SAMPLES,
+                        help=f"generated images, at most {gm.MAX_SAMPLES:,} (Pix2Pix: validation pairs, at most all "
+                             "of them)")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     parser.add_argument("--judge-dir", "--judges-dir", dest="judge_dir", default=None,
                         help="where judges are cached, trained there when missing "
@@ -44,7 +45,7 @@ def parse_args(argv=None):
     parser.add_argument("--json", default=None, help="where to write the figures (default: beside the generator)")
     parser.add_argument("--inception", action="store_true",
                         help="CIFAR-10: also the standard FID in InceptionV3's features (downloads ImageNet weights)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    parser.add_argument("--seed", type=gr.seed, default=0, help="seed of the generated samples")
     return parser.parse_args(argv)
 
 
@@ -84,6 +85,7 @@ def inception_fid(evaluator, g_model, n, seed):
 
 def main(argv=None):
     args = parse_args(argv)
+    gr.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     info = gu.read_generator_info(args.generator)
     if info["kind"] not in gm.PRIMARY:
         raise UserError(f"{args.generator} is a {info['kind']} model, not a generator")

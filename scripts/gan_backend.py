@@ -1,13 +1,49 @@
 """Settings the Keras backend needs before Keras loads. Every module imports this one first.
 
 TensorFlow's oneDNN kernels made a step 3.3x faster on a CPU without AVX-512 (README, "Speed"),
-and must be turned on before TensorFlow is imported.
+and must be turned on before TensorFlow is imported. A backend that is not installed is named in
+one line here, before Keras fails on it with a traceback.
 """
+import importlib.util
+import json
 import logging
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+INSTALL = {"tensorflow": "pip install tensorflow", "jax": 'pip install "jax[cpu]" (or "jax[cuda12]")',
+           "torch": "pip install torch"}  # the backends that train; Keras' numpy and openvino only predict
+
+
+def chosen_backend():
+    """KERAS_BACKEND, else the backend in Keras' keras.json, else TensorFlow, as Keras decides."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def backend_problem(name):
+    """One line on why Keras cannot train on backend `name` here, or None when it can."""
+    installed = [b for b in INSTALL if importlib.util.find_spec(b) is not None]
+    choices = f"installed here: {', '.join(installed) or 'none'}"
+    if name not in INSTALL:
+        return f"KERAS_BACKEND={name} is not a backend these scripts train on: use tensorflow, jax or torch ({choices})"
+    if name not in installed:
+        return f"KERAS_BACKEND={name}, but {name} is not installed: {INSTALL[name]}, or use another backend ({choices})"
+    return None
+
+
+_problem = backend_problem(chosen_backend())
+if _problem:
+    print(f"error: {_problem}", file=sys.stderr)
+    sys.exit(2)
 
 
 class _QuietKnownWarnings(logging.Filter):

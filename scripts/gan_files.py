@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+PARTIAL_PREFIX = ".partial-"  # atomic_write's temporary files
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -27,7 +28,7 @@ def atomic_write(path, write):
     """`write(tmp)` writes the file's contents to a temporary path, renamed to `path` when done."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{PARTIAL_PREFIX}{path.stem}-", suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
@@ -36,6 +37,12 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def remove_partial_files(folder):
+    """Temporary files that a run killed outright (SIGKILL, out of memory) left half-written."""
+    for partial in Path(folder).glob(f"{PARTIAL_PREFIX}*"):
+        partial.unlink(missing_ok=True)
 
 
 def copy_file(source, path):
@@ -74,11 +81,12 @@ def write_csv(path, header, rows):
     atomic_write(path, write)
 
 
-def append_csv_row(path, header, row):
-    """Add one row to a small CSV (evaluation results), rewriting it whole and atomically."""
+def write_epoch_row(path, header, row):
+    """Add an epoch's row (epoch first) to a small CSV of per-summary results, rewriting it whole
+    and atomically. Rows of that epoch or later go: a run killed after a summary and resumed from
+    the checkpoint before it measures the epoch again, and each epoch stays in the file once."""
     rows = []
     if Path(path).is_file():
         with open(path, newline="") as f:
-            rows = list(csv.reader(f))[1:]
+            rows = [r for r in list(csv.reader(f))[1:] if r and float(r[0]) < float(row[0])]
     write_csv(path, header, rows + [row])
-

@@ -22,6 +22,7 @@ from gan_files import copy_file, write_csv
 from gan_judges import features_and_classes, judge_outputs, load_judge
 
 FULL_SAMPLES = 10000  # evaluate.py; the training scripts use --eval-samples (2,000)
+MAX_SAMPLES = 50000  # the most any flag asks for: the usual count for a published FID
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 PSNR_CAP = 100.0  # dB, what identical images score instead of infinity

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 import gan_metrics as gm  # noqa: E402
 from gan_checkpoint import Checkpoint, Interrupted, stop_requests_handled  # noqa: E402
-from gan_files import REPO_DIR, UserError, atomic_write, write_csv  # noqa: E402
+from gan_files import REPO_DIR, UserError, atomic_write, one_line, remove_partial_files, write_csv  # noqa: E402
 
 EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (gan_metrics.py)
 EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
@@ -131,6 +131,7 @@ class Run:
         options = options or RunOptions()
         self.out_dir, self.g_model, self.checkpoint_every = Path(out_dir), g_model, options.checkpoint_every
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names)
         self.average = AveragedGenerator(g_model, ema_decay, batchnorm_inputs) if ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
@@ -181,13 +182,25 @@ class Run:
 # Command line.
 # ---------------------------------------------------------------------------------------
 
-def _whole_number(text, minimum):
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """A mistyped flag gets one line, like every other bad input, instead of the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (--help lists the flags)\n")
+
+
+def _whole_number(text, minimum, maximum=None):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{value} must be {minimum} or more")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"{value} is over the limit of {maximum:,}")
     return value
 
 
@@ -199,11 +212,27 @@ def non_negative_int(text):
     return _whole_number(text, 0)
 
 
-def fraction(text):
+def int_up_to(maximum, minimum=1):
+    """A flag's type: a whole number from `minimum` to `maximum`, named in the error."""
+    return lambda text: _whole_number(text, minimum, maximum)
+
+
+def seed(text):
+    return _whole_number(text, 0, MAX_SEED)
+
+
+def finite_float(text):
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def fraction(text):
+    value = finite_float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 0 and below 1")
     return value
@@ -215,8 +244,8 @@ def default_out(name):
 
 def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_every=1):
     """The flags every training script has, with its top-of-file constants as defaults."""
-    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description=doc.strip().splitlines()[0],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--epochs", type=positive_int, default=epochs)
     parser.add_argument("--batch-size", type=positive_int, default=batch_size)
     parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
@@ -225,13 +254,13 @@ def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_ev
                         help="epochs between sample grids and generator snapshots")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     parser.add_argument("--out", default=None, help="output folder (default: outputs/<script>/)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for repeatable runs")
+    parser.add_argument("--seed", type=seed, default=None, help=f"seed for repeatable runs (0 to {MAX_SEED})")
     parser.add_argument("--resume", action="store_true", help="go on from the output folder's checkpoint")
     parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every,
                         help="epochs between checkpoints (one is also written on Ctrl-C)")
-    parser.add_argument("--eval-samples", type=non_negative_int, default=EVAL_SAMPLES,
-                        help="images (Pix2Pix: validation pairs) measured at each summary into metrics.csv; "
-                             "0 skips the measuring and the judge")
+    parser.add_argument("--eval-samples", type=int_up_to(gm.MAX_SAMPLES, minimum=0), default=EVAL_SAMPLES,
+                        help="images (Pix2Pix: validation pairs) measured at each summary into metrics.csv, "
+                             f"at most {gm.MAX_SAMPLES:,}; 0 skips the measuring and the judge")
     parser.add_argument("--ema-decay", type=fraction, default=ema_decay,
                         help="decay of the generator's moving average, which the grids, snapshots and metrics "
                              "use; 0 turns it off (the tutorial)")
@@ -240,8 +269,17 @@ def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_ev
     return parser
 
 
+def check_folders(**flags):
+    """Folder flags (data_dir="...") that name an existing file instead of a folder."""
+    for flag, path in flags.items():
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise UserError(f"--{flag.replace('_', '-')} {path} is a file; it should name a folder")
+
+
 def prepare_run(args, out_name):
-    """Seed the run and make sure its output folder can be written, before any training."""
+    """Seed the run and make sure its folders are folders and its output folder can be written,
+    before any training."""
+    check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     out = Path(args.out) if args.out else default_out(out_name)
@@ -259,14 +297,19 @@ def check_batch(n_batch, n_images):
 
 
 def run_main(main, argv=None):
-    """Run `main`: a UserError becomes one line on stderr and exit status 2; Ctrl-C and SIGTERM
-    stop training after the current step, with a checkpoint (exit status 130)."""
+    """Run `main`: a UserError, or a file that cannot be read or written, becomes one line on
+    stderr and exit status 2; Ctrl-C and SIGTERM stop training after the current step, with a
+    checkpoint (exit status 130)."""
     started = time.time()
     try:
         with stop_requests_handled():
             main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or one_line(error)}", file=sys.stderr)
         sys.exit(2)
     except Interrupted as stop:
         print(stop, file=sys.stderr)

@@ -175,7 +175,8 @@ def plot_architectures(out_dir, *models):
               "(apt-get install graphviz / brew install graphviz)")
         return
     for model in models:
-        keras.utils.plot_model(model, to_file=str(Path(out_dir) / f"{model.name}_plot.png"),
-                               show_shapes=True, show_layer_names=True)
+        atomic_write(Path(out_dir) / f"{model.name}_plot.png",
+                     lambda tmp, model=model: keras.utils.plot_model(model, to_file=tmp, show_shapes=True,
+                                                                     show_layer_names=True))
 
 

@@ -56,6 +56,7 @@ import gan_utils as gu
 
 LATENT_DIM = 62
 N_CAT = 10
+MAX_N_CAT = 100  # a code value needs samples of its own: more than the data's classes rarely helps
 N_CONT = 0  # 2 gives the paper's MNIST setting
 LAMBDA_CONT = 1.0
 N_EPOCHS = 100
@@ -219,7 +220,8 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
 def main(argv=None):
     parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
                             ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--n-cat", type=gr.positive_int, default=N_CAT, help="values of the categorical code")
+    parser.add_argument("--n-cat", type=gr.int_up_to(MAX_N_CAT), default=N_CAT,
+                        help=f"values of the categorical code, at most {MAX_N_CAT}")
     parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
                         help="continuous codes")
     parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES,

@@ -32,6 +32,7 @@ import infogan_mnist
 import pix2pix_maps
 
 GENERATOR_KINDS = {"gan", "cgan", "dcgan", "acgan", "infogan", "pix2pix"}
+MAX_N = 100  # a 100x100 grid is 10,000 images, 2800x2800 pixels at 28x28
 
 
 def parse_label(text, info):
@@ -165,24 +166,24 @@ def translate(args, info, g_model):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--n", type=gr.positive_int, default=10,
-                        help="grid size, rows per class, or interpolation steps")
+    parser.add_argument("--n", type=gr.int_up_to(MAX_N), default=10,
+                        help=f"grid side (n x n images), rows per class, or interpolation steps; at most {MAX_N}")
     parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
-    parser.add_argument("--code", type=int, default=None, help="categorical code value (InfoGAN)")
+    parser.add_argument("--code", type=gr.non_negative_int, default=None, help="categorical code value (InfoGAN)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--per-class", action="store_true", help="one column per class")
-    mode.add_argument("--point", type=float, default=None, help="draw the latent vector filled with this value")
+    mode.add_argument("--point", type=gr.finite_float, default=None, help="draw the latent vector filled with this value")
     mode.add_argument("--interpolate", action="store_true", help="walk from one random latent point to another")
-    mode.add_argument("--sweep", type=int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
+    mode.add_argument("--sweep", type=gr.non_negative_int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
     parser.add_argument("--image", default=None, help="Pix2Pix: an image file or a folder of them to translate")
     parser.add_argument("--pair", action="store_true", help="Pix2Pix: --image is a 1200x600 dataset pair")
     parser.add_argument("--out", default=None, help="PNG to write, or folder for --image FOLDER "
                                                     "(default: beside the generator)")
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--seed", type=gr.seed, default=None)
     return parser.parse_args(argv)
 
 
