@@ -86,8 +86,8 @@ def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
         fe = layers.LeakyReLU(negative_slope=0.2)(fe)
         fe = layers.Dropout(0.5)(fe)
     fe = layers.Flatten()(fe)
-    out1 = layers.Dense(1, activation="sigmoid", name="source")(fe)
-    out2 = layers.Dense(n_classes, activation="softmax", name="label")(fe)
+    out1 = layers.Dense(1, activation="sigmoid", name="source", dtype="float32")(fe)
+    out2 = layers.Dense(n_classes, activation="softmax", name="label", dtype="float32")(fe)
     model = keras.Model(in_image, [out1, out2], name="discriminator")
     opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     model.compile(loss=LOSSES, optimizer=opt)
@@ -109,7 +109,7 @@ def define_generator(latent_dim, n_classes=10):
     gen = layers.BatchNormalization()(gen)
     gen = layers.Activation("relu")(gen)
     gen = layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
-    out_layer = layers.Activation("tanh")(gen)
+    out_layer = layers.Activation("tanh", dtype="float32")(gen)
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
@@ -172,7 +172,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     g_training = gu.in_training_mode(g_model)
-    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
                  loss_names=["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"],
                  batchnorm_inputs=lambda n: gu.generate_latent_points(latent_dim, n, 10),
                  settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
@@ -190,7 +190,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
         if run.summary_due(eval_every):
             snapshot = summarize_performance(i + 1, run.sample_generator(), d_model, latent_dim, run.out_dir,
                                              test_dataset)
-            run.record_quality(snapshot)
+            run.record_summary(snapshot)
     save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, n_epochs)
     run.finish()
 

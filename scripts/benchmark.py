@@ -4,6 +4,7 @@ and how much of the machine's matrix-product rate the loop reaches.
     python scripts/benchmark.py                      # every script it knows, at its default batch
     python scripts/benchmark.py cgan_fashion --rounds 5 --steps 30
     python scripts/benchmark.py --backend jax        # also: tensorflow (default), torch
+    python scripts/benchmark.py --backend jax --devices 2   # this loop on 1 and on 2 devices (JAX)
 
 The tutorial's loop is ported with only what Keras 3 needs to run it correctly
 (`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
@@ -54,6 +55,7 @@ from numpy import ones, zeros
 from numpy.random import randint, randn
 
 import gan_data as gd
+import gan_devices
 import gan_files as gf
 import gan_run as gr
 
@@ -296,9 +298,9 @@ def step_times(gan_model, run):
     return np.diff(stamps)
 
 
-def benchmark(name, n_batch, n_steps, rounds):
+def benchmark(name, n_batch, n_steps, rounds, loops=("tutorial", "script")):
     """(batch, operations per step, mean seconds per step of the tutorial's loop and of the
-    script's over the timed rounds)."""
+    script's over the timed rounds; None for a loop not in `loops`)."""
     script = importlib.import_module(name)
     tutorial_train, make_data, build = BENCHMARKS[name]
     n_batch = n_batch or script.N_BATCH
@@ -317,13 +319,31 @@ def benchmark(name, n_batch, n_steps, rounds):
     def own():
         return step_times(own_gan_model, lambda: own_train(dataset, n_batch, n_steps, out_dir))
 
-    times = {"tutorial": [], "script": []}
+    times = {label: [] for label in loops}
     for round_number in range(rounds + 1):
         for label, run in (("tutorial", tutorial), ("script", own)):
-            gaps = run()
-            if round_number > 0:
-                times[label].extend(gaps)
-    return n_batch, flops, float(np.mean(times["tutorial"])), float(np.mean(times["script"]))
+            if label in loops:
+                gaps = run()
+                times[label].extend(gaps if round_number > 0 else [])
+    mean = {label: float(np.mean(times[label])) if label in loops else None for label in ("tutorial", "script")}
+    return n_batch, flops, mean["tutorial"], mean["script"]
+
+
+def scaling(names, args):
+    """The script's own loop on one device and on --devices, one after the other, and how much of
+    the N-fold speed the devices reach."""
+    count = args.devices
+    print(f"| script | batch | devices | s/step, 1 device | s/step, {count} devices | steps/s | images/s | "
+          "scaling efficiency |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        n_batch, _, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+        gan_devices.use_devices(count, n_batch, 1 if name == "pix2pix_maps" else 2)
+        count = gan_devices.device_count(keras.distribution.distribution())
+        _, _, _, several = benchmark(name, n_batch, args.steps, args.rounds, loops=("script",))
+        keras.distribution.set_distribution(None)
+        print(f"| {name} | {n_batch} | {count} | {one:.3f} | {several:.3f} | {1 / several:.2f} | "
+              f"{n_batch / several:.1f} | {one / several / count:.0%} |", flush=True)
 
 
 def machine_line():
@@ -350,8 +370,7 @@ def main(argv=None):
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--matmul-size", type=gr.int_up_to(MAX_MATMUL_SIZE), default=2048,
                         help=f"side of the matrices that measure the machine's rate, at most {MAX_MATMUL_SIZE}")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="both loops compute in float16 (weights stay float32), the rate is float16's")
+    gan_devices.add_flags(parser)
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
         raise gf.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
@@ -361,14 +380,16 @@ def main(argv=None):
         raise gf.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if args.steps < 2:
         raise gf.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
+    gan_devices.check_devices(args.devices)
     keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    gan_devices.use_precision(args.mixed_precision, cpu_allowed=True)  # measuring it on a CPU is knowing
     dtype = keras.mixed_precision.global_policy().compute_dtype
     print(machine_line())
     rate = matmul_rate(args.matmul_size, dtype)
     print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
     print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
+    if gan_devices.check_devices(args.devices) != 1:
+        return scaling(args.scripts or BENCHMARKS, args)
     print("| script | batch | GFLOP/step | tutorial loop s/step | this loop s/step | speed-up | steps/s | "
           "images/s | GFLOP/s | of matmul rate |")
     print("|---|---|---|---|---|---|---|---|---|---|")

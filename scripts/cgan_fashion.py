@@ -56,7 +56,7 @@ def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
     fe = layers.LeakyReLU(negative_slope=0.2)(fe)
     fe = layers.Flatten()(fe)
     fe = layers.Dropout(0.4)(fe)
-    out_layer = layers.Dense(1, activation="sigmoid")(fe)
+    out_layer = layers.Dense(1, activation="sigmoid", dtype="float32")(fe)
     model = keras.Model([in_image, in_label], out_layer, name="discriminator")
     opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
@@ -77,7 +77,7 @@ def define_generator(latent_dim, n_classes=10):
     gen = layers.LeakyReLU(negative_slope=0.2)(gen)
     gen = layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same")(gen)
     gen = layers.LeakyReLU(negative_slope=0.2)(gen)
-    out_layer = layers.Conv2D(1, (7, 7), activation="tanh", padding="same")(gen)
+    out_layer = layers.Conv2D(1, (7, 7), activation="tanh", padding="same", dtype="float32")(gen)
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
@@ -126,7 +126,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
     bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
-    run = gr.Run(out_dir, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
+    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
                  options=options, settings=dict(script="cgan_fashion", dataset=dataset_name, latent_dim=latent_dim,
                                                 n_classes=n_classes, batch_size=n_batch))
     for i in run.epochs(n_epochs):
@@ -143,7 +143,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
         if run.summary_due(eval_every):
             snapshot = summarize_performance(i + 1, run.sample_generator(), latent_dim, class_names, run.out_dir,
                                              dataset_name)
-            run.record_quality(snapshot)
+            run.record_summary(snapshot)
     save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, class_names, n_epochs,
                    dataset_name)
     run.finish()

@@ -60,7 +60,7 @@ def define_discriminator(in_shape=(32, 32, 3)):
         layers.LeakyReLU(negative_slope=0.2),
         layers.Flatten(),
         layers.Dropout(0.4),
-        layers.Dense(1, activation="sigmoid"),
+        layers.Dense(1, activation="sigmoid", dtype="float32"),
     ], name="discriminator")
     opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
@@ -79,7 +79,7 @@ def define_generator(latent_dim):
         layers.LeakyReLU(negative_slope=0.2),
         layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same"),
         layers.LeakyReLU(negative_slope=0.2),
-        layers.Conv2D(3, (3, 3), activation="tanh", padding="same"),
+        layers.Conv2D(3, (3, 3), activation="tanh", padding="same", dtype="float32"),
     ], name="generator")
 
 
@@ -134,7 +134,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
     bat_per_epo = steps_per_epoch or len(dataset) // n_batch
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
-    run = gr.Run(out_dir, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
+    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset), loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
                  options=options, settings=dict(script="dcgan_cifar10", classes=list(classes), latent_dim=latent_dim,
                                                 batch_size=n_batch))
     for i in run.epochs(n_epochs):
@@ -151,7 +151,7 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
         if run.summary_due(eval_every):
             snapshot = summarize_performance(i + 1, run.sample_generator(), d_model, dataset, latent_dim, run.out_dir,
                                              classes)
-            run.record_quality(snapshot)
+            run.record_summary(snapshot)
     save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, n_epochs, classes)
     run.finish()
 

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -40,10 +41,34 @@ def backend_problem(name):
     return None
 
 
-_problem = backend_problem(chosen_backend())
+def import_tensorflow_quietly():
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) are written to the
+    process's stderr while it is imported and its runtime starts, before TF_CPP_MIN_LOG_LEVEL can
+    act: they go to a temporary file instead, shown only if the import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+            tensorflow.config.list_physical_devices()  # starts the runtime, which looks for CUDA drivers
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_backend = chosen_backend()
+_problem = backend_problem(_backend)
 if _problem:
     print(f"error: {_problem}", file=sys.stderr)
     sys.exit(2)
+if _backend == "tensorflow":
+    import_tensorflow_quietly()
 
 
 class _QuietKnownWarnings(logging.Filter):

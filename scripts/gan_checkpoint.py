@@ -75,7 +75,7 @@ class Checkpoint:
                 rows = f["losses"]
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
             raise UserError(f"{self.path} is corrupt or truncated ({one_line(error)})")
-        for key in sorted(set(meta["settings"]) | set(self.settings)):
+        for key in sorted(meta["settings"]):  # a setting newer than the checkpoint: it had the old default
             if meta["settings"].get(key) != self.settings.get(key):
                 raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
                                 f"this run has {key}={self.settings.get(key)}")

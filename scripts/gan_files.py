@@ -1,5 +1,7 @@
 """Files a run writes, each under a temporary name renamed into place, so that a run killed at
-any moment leaves the previous file whole; and the one error type a user sees as one line."""
+any moment leaves the previous file whole; and the errors a user sees as one line (UserError, and
+a mistyped flag through ArgumentParser)."""
+import argparse
 import csv
 import os
 import shutil
@@ -18,6 +20,13 @@ os.umask(_UMASK)
 
 class UserError(Exception):
     """A problem the user can fix; `gan_run.run_main` prints it as one line and exits non-zero."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """A mistyped flag gets one line, like every other bad input, instead of the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (--help lists the flags)\n")
 
 
 def one_line(error):

@@ -45,7 +45,7 @@ def define_judge(in_shape, n_classes):
         x = layers.Dropout(0.25)(x)
     x = layers.Flatten()(x)
     features = layers.Dense(128, activation="relu", name="features")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(layers.Dropout(0.5)(features))
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes", dtype="float32")(layers.Dropout(0.5)(features))
     judge = keras.Model(inputs, outputs, name="judge")
     judge.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])

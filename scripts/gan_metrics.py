@@ -275,12 +275,22 @@ class QualityLog:
                 results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]
         row = dict(epoch=epoch, **({} if minutes is None else dict(minutes=minutes)),
                    **{k: v for k, v in results.items() if k != "per_class"})
+        self.rows = [r for r in self.rows if r["epoch"] < epoch]
         best = self.best()
-        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+        self.rows.append(row)
         write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
-        print("quality: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         if self.beats(row, best):
             copy_file(snapshot, self.out_dir / "generator_best.h5")
+            best = row
+        print(f"epoch {epoch}: {self.summary(row)}; best so far: epoch {best['epoch']:.0f} "
+              f"({self.evaluator.primary} {best[self.evaluator.primary]:.4g})")
+
+    def summary(self, row):
+        """The primary figure first, the raw generator's beside it, then the rest."""
+        primary = self.evaluator.primary
+        raw = f" (raw generator {row[f'raw_{primary}']:.4g})" if f"raw_{primary}" in row else ""
+        rest = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "minutes", primary, f"raw_{primary}"))
+        return f"{primary} {row[primary]:.4g}{raw}, {rest}"
 
     def report(self):
         best = self.best() if self.evaluator else None

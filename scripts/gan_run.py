@@ -4,6 +4,9 @@ checkpoint (gan_checkpoint.py), the moving-average generator, the quality log
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import argparse
+import os
+import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -19,12 +22,18 @@ import numpy as np  # noqa: E402
 
 import gan_metrics as gm  # noqa: E402
 from gan_checkpoint import Checkpoint, Interrupted, stop_requests_handled  # noqa: E402
-from gan_files import REPO_DIR, UserError, atomic_write, one_line, remove_partial_files, write_csv  # noqa: E402
+import gan_utils as gu  # noqa: E402
+from gan_devices import add_flags as add_device_flags, device_count, splitting_batches, use_devices, use_precision  # noqa: E402,E501
+from gan_files import REPO_DIR, ArgumentParser, UserError, atomic_write, one_line, remove_partial_files, write_csv  # noqa: E402
+from gan_report import PROGRESS_DIR, read_run_info, save_frame, update_run_info, write_progress_gif, write_report  # noqa: E402,E501
 
 EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (gan_metrics.py)
 EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
 BATCHNORM_BATCHES = 20  # batches that re-estimate the averaged generator's BatchNormalization statistics
 BATCHNORM_BATCH_SIZE = 256
+PROGRESS_IMAGES = 64  # images in each progress.gif frame (Pix2Pix: PROGRESS_PAIRS pairs)
+PROGRESS_COLUMNS = 8
+PROGRESS_PAIRS = 3
 
 
 class LossLog:
@@ -109,34 +118,46 @@ class AveragedGenerator:
 
 @dataclass
 class RunOptions:
-    """What main() passes on to a run from the command line; train() alone uses the defaults."""
+    """What main() passes on to a run from the command line; train() alone uses the defaults.
+    `flags`: every flag's value, shown in the report."""
     resume: bool = False
     checkpoint_every: int = 1
     eval_samples: int = 0
     data_dir: str = None
     judge_dir: str = None
+    flags: dict = None
 
     @classmethod
     def from_args(cls, args):
-        return cls(args.resume, args.checkpoint_every, args.eval_samples, args.data_dir, args.judge_dir)
+        return cls(args.resume, args.checkpoint_every, args.eval_samples, args.data_dir, args.judge_dir, vars(args))
 
 
 class Run:
     """One training run. train() keeps the tutorial's loop, with `epochs()` and `steps()` as its
     loops, `log_step()` after the three updates, and `summary_due()`, `sample_generator()` and
-    `record_quality()` at each summary. `ema_decay` 0 turns the averaged generator off."""
+    `record_summary()` at each summary. `ema_decay` 0 turns the averaged generator off. The run
+    keeps report.html and progress.gif (gan_report.py) up to date at each summary, at the end,
+    and when it stops early."""
 
-    def __init__(self, out_dir, g_model, d_model, gan_model, *, loss_names, settings, ema_decay=0.0,
+    def __init__(self, out_dir, g_model, d_model, gan_model, *, loss_names, settings, n_images=None, ema_decay=0.0,
                  options=None, extra_models=(), batchnorm="frozen", batchnorm_inputs=None, pairs=None):
         options = options or RunOptions()
         self.out_dir, self.g_model, self.checkpoint_every = Path(out_dir), g_model, options.checkpoint_every
+        self.pairs, self.settings, self.n_images = pairs, settings, n_images
         self.out_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names)
         self.average = AveragedGenerator(g_model, ema_decay, batchnorm_inputs) if ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
+        precision = keras.mixed_precision.global_policy().name
         self.checkpoint = Checkpoint(self.out_dir, self.log, models, d_model, gan_model, resume=options.resume,
-                                     batchnorm=batchnorm, settings=dict(settings, ema_decay=ema_decay))
+                                     batchnorm=batchnorm, settings=dict(settings, ema_decay=ema_decay,
+                                                                        precision=precision))
+        # Every variable so far (models, average, a resumed run's optimizers) was made under the
+        # run's distribution (gan_devices.use_devices); from here it is in force only in steps().
+        self.distribution = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        self._start_report(settings, options)
         self.quality = gm.QualityLog(self.out_dir, options.eval_samples, options.data_dir, pairs=pairs,
                                      resume=options.resume, judge_dir=options.judge_dir)
         self.epoch = self.step = self.n_epochs = 0
@@ -150,14 +171,28 @@ class Run:
 
     def steps(self, n_steps):
         """This epoch's steps still to train, with a progress bar; on Ctrl-C a checkpoint after the step."""
+        first = self.checkpoint.first_step(self.epoch)
+        if self.epoch == self.checkpoint.epoch:
+            self._header(n_steps)
         self.log.start_epoch(self.epoch + 1, self.n_epochs, n_steps)
-        for self.step in range(self.checkpoint.first_step(self.epoch), n_steps):
-            yield self.step
-            self.checkpoint.step_done(self.epoch, self.step)
+        with splitting_batches(self.distribution):
+            for self.step in range(first, n_steps):
+                yield self.step
+                try:
+                    self.checkpoint.step_done(self.epoch, self.step)
+                except Interrupted:
+                    self._report(state="interrupted", resume_command=resume_command())
+                    raise
         self.log.save()
+        if self.epoch == self.checkpoint.epoch and n_steps > first and self.epoch + 1 < self.n_epochs:
+            self._estimate(n_steps - first, n_steps)
 
     def log_step(self, *losses):
-        self.log.step(self.epoch + 1, self.step + 1, *losses)
+        try:
+            self.log.step(self.epoch + 1, self.step + 1, *losses)
+        except UserError as error:
+            self._report(state="diverged", message=str(error))
+            raise
         if self.average:
             self.average.update(len(self.log.rows))
 
@@ -168,14 +203,67 @@ class Run:
         """The generator the grids, snapshots and metrics show: the average, when it is on."""
         return self.average.for_sampling() if self.average else self.g_model
 
-    def record_quality(self, snapshot):
+    def record_summary(self, snapshot):
+        """After the script's own summary (grid, snapshot): the metrics, the progress frame and
+        animation, and the report."""
         raw = self.g_model if self.average else None
         self.quality.record(self.epoch + 1, self.sample_generator(), snapshot, raw_model=raw,
                             minutes=self.checkpoint.seconds() / 60)
+        self._draw_progress(snapshot)
+        write_progress_gif(self.out_dir)
+        self._report(state="running")
 
     def finish(self):
-        print(f"generator saved to {self.out_dir / 'generator.h5'}")
+        """The end of train(), which leaves Keras' distribution as it found it."""
+        keras.distribution.set_distribution(self.distribution)
+        self._report(state="finished")
+        print(f"generator saved to {self.out_dir / 'generator.h5'}; report: {self.out_dir / 'report.html'}")
         self.quality.report()
+
+    def _start_report(self, settings, options):
+        earlier = read_run_info(self.out_dir) if options.resume else {}
+        flags = {k: v for k, v in (options.flags or {}).items() if v is not None}
+        update_run_info(self.out_dir, script=settings.get("script"), command=shlex.join(["python", *sys.argv]),
+                        started=earlier.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
+                        machine=f"{platform.machine()}, {os.cpu_count()} cores",
+                        backend=f"{keras.backend.backend()}, {device_count(self.distribution)} device(s), "
+                                f"{keras.mixed_precision.global_policy().name}",
+                        hyperparameters=dict(settings, **flags), state="starting")
+
+    def _report(self, **fields):
+        update_run_info(self.out_dir, seconds=self.checkpoint.seconds(),
+                        updated=time.strftime("%Y-%m-%d %H:%M:%S"), **fields)
+        write_report(self.out_dir)
+
+    def _draw_progress(self, snapshot):
+        """The same inputs through the sample generator at every summary: a frame of progress.gif.
+        Pix2Pix: the first validation pairs, source, translation and target in rows."""
+        info = gu.read_generator_info(snapshot)
+        g_model = self.sample_generator()
+        if info["kind"] == "pix2pix":
+            sources, targets = (part[:PROGRESS_PAIRS] for part in self.pairs)
+            translate = gu.in_training_mode(g_model)  # as the script draws it: pix2pix_maps.py
+            made = np.concatenate([translate.predict_on_batch(x[None]) for x in sources])
+            images, n_cols = np.concatenate([sources, made, targets]), len(sources)
+        else:
+            n_cols = info.get("n_cat") or info["n_classes"] or PROGRESS_COLUMNS
+            inputs, _ = gm.generator_inputs(info, n_cols * max(2, PROGRESS_IMAGES // n_cols), np.random.default_rng(0))
+            images = g_model.predict(inputs, batch_size=256, verbose=0)
+        save_frame(images, n_cols, self.out_dir / PROGRESS_DIR / f"e{self.epoch + 1:03d}.png")
+
+    def _header(self, n_steps):
+        dataset = f" on {self.settings['dataset']}" if "dataset" in self.settings else ""
+        images = f"{self.n_images:,} training images, " if self.n_images else ""
+        start = f", from epoch {self.epoch + 1} step {self.checkpoint.step + 1}" if self.epoch or self.checkpoint.step else ""
+        print(f"{self.settings.get('script')}{dataset}: {images}batch {self.settings.get('batch_size')}, {n_steps} "
+              f"steps an epoch, {self.n_epochs} epochs{start}; writing to {self.out_dir}")
+
+    def _estimate(self, steps_timed, n_steps):
+        """After the first epoch of this session: the time the run will take at its step rate."""
+        seconds = (time.time() - self.checkpoint.started) / steps_timed
+        left = seconds * ((self.n_epochs - self.epoch - 1) * n_steps)
+        print(f"{seconds:.3g} s a step: about {format_duration(left)} more for the "
+              f"{self.n_epochs - self.epoch - 1} epochs left (summaries not counted)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,13 +271,6 @@ class Run:
 # ---------------------------------------------------------------------------------------
 
 MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """A mistyped flag gets one line, like every other bad input, instead of the usage text."""
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (--help lists the flags)\n")
 
 
 def _whole_number(text, minimum, maximum=None):
@@ -238,6 +319,17 @@ def fraction(text):
     return value
 
 
+def resume_command():
+    """The command line that goes on from this run's checkpoint."""
+    argv = ["python", *sys.argv]
+    return shlex.join(argv if "--resume" in argv else argv + ["--resume"])
+
+
+def format_duration(seconds):
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min" if minutes else f"{seconds:.0f} s"
+
+
 def default_out(name):
     return REPO_DIR / "outputs" / name
 
@@ -266,6 +358,7 @@ def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_ev
                              "use; 0 turns it off (the tutorial)")
     parser.add_argument("--judge-dir", default=None,
                         help="where judges are cached (default: judges/ under KERAS_HOME or ~/.keras)")
+    add_device_flags(parser)
     return parser
 
 
@@ -276,10 +369,13 @@ def check_folders(**flags):
             raise UserError(f"--{flag.replace('_', '-')} {path} is a file; it should name a folder")
 
 
-def prepare_run(args, out_name):
-    """Seed the run and make sure its folders are folders and its output folder can be written,
-    before any training."""
+def prepare_run(args, out_name, batch_split=2):
+    """Before the models are built: the devices and precision they compute in, the seed, folders
+    that are folders, and an output folder that can be written. `batch_split`: 2 where each
+    discriminator update takes half a batch, 1 where it takes a whole one (gan_devices.use_devices)."""
     check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
+    use_precision(args.mixed_precision)
+    use_devices(args.devices, args.batch_size, batch_split)
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     out = Path(args.out) if args.out else default_out(out_name)

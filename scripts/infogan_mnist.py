@@ -83,15 +83,15 @@ def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1)):
     d = layers.LeakyReLU(negative_slope=0.1)(d)
     d = layers.BatchNormalization()(d)
     d = layers.Flatten()(d)
-    out_classifier = layers.Dense(1, activation="sigmoid")(d)
+    out_classifier = layers.Dense(1, activation="sigmoid", dtype="float32")(d)
     d_model = keras.Model(in_image, out_classifier, name="discriminator")
     d_model.compile(loss="binary_crossentropy",
                     optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
     q = layers.Dense(128)(d)
     q = layers.BatchNormalization()(q)
     q = layers.LeakyReLU(negative_slope=0.1)(q)
-    out_codes = [layers.Dense(n_cat, activation="softmax", name="category")(q)]
-    out_codes += [layers.Dense(1, name=f"cont_{k}")(q) for k in range(n_cont)]
+    out_codes = [layers.Dense(n_cat, activation="softmax", name="category", dtype="float32")(q)]
+    out_codes += [layers.Dense(1, name=f"cont_{k}", dtype="float32")(q) for k in range(n_cont)]
     q_model = keras.Model(in_image, out_codes, name="q_model")
     return d_model, q_model
 
@@ -110,7 +110,7 @@ def define_generator(gen_input_size):
     gen = layers.Activation("relu")(gen)
     gen = layers.BatchNormalization()(gen)
     gen = layers.Conv2DTranspose(1, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
-    out_layer = layers.Activation("tanh")(gen)
+    out_layer = layers.Activation("tanh", dtype="float32")(gen)
     return keras.Model(in_lat, out_layer, name="generator")
 
 
@@ -192,7 +192,7 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     g_training = gu.in_training_mode(g_model)
-    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
                  extra_models=[q_model], loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
                  batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont)[0],
                  settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont,
@@ -212,7 +212,7 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
         if run.summary_due(eval_every):
             snapshot = summarize_performance(i + 1, run.sample_generator(), q_model, latent_dim, n_cat, run.out_dir,
                                              n_cont)
-            run.record_quality(snapshot)
+            run.record_summary(snapshot)
     save_models(run.sample_generator(), q_model, run.out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
     run.finish()
 

@@ -88,7 +88,7 @@ def define_discriminator(image_shape=IMAGE_SHAPE):
             d = layers.BatchNormalization()(d)
         d = layers.LeakyReLU(negative_slope=0.2)(d)
     d = layers.Conv2D(1, (4, 4), padding="same", kernel_initializer=init)(d)
-    patch_out = layers.Activation("sigmoid")(d)
+    patch_out = layers.Activation("sigmoid", dtype="float32")(d)
     model = keras.Model([in_src_image, in_target_image], patch_out, name="discriminator")
     opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
     model.compile(loss="binary_crossentropy", optimizer=opt, loss_weights=[0.5])
@@ -133,7 +133,7 @@ def define_generator(image_shape=IMAGE_SHAPE):
     d6 = decoder_block(d5, e2, 128, dropout=False)
     d7 = decoder_block(d6, e1, 64, dropout=False)
     g = layers.Conv2DTranspose(3, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d7)
-    out_image = layers.Activation("tanh")(g)
+    out_image = layers.Activation("tanh", dtype="float32")(g)
     return keras.Model(in_image, out_image, name="generator")
 
 
@@ -259,7 +259,7 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
     g_training = gu.in_training_mode(g_model)
     # No BatchNormalization statistics to re-estimate for the average: the generator always
     # normalises with each image's own statistics (define_encoder_block).
-    run = gr.Run(out_dir, g_model, d_model, gan_model, ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
                  loss_names=["d_real", "d_fake", "g", "g_patch", "g_l1"], pairs=val_dataset or dataset,
                  settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
     for i in run.epochs(n_epochs):
@@ -275,7 +275,7 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
         if run.summary_due(eval_every):
             snapshot = summarize_performance(i + 1, run.sample_generator(), val_dataset or dataset, run.out_dir,
                                              direction)
-            run.record_quality(snapshot)
+            run.record_summary(snapshot)
     save_generator(run.sample_generator(), run.out_dir / "generator.h5", direction, n_epochs)
     run.finish()
 
@@ -291,7 +291,7 @@ def main(argv=None):
     if args.prepare:
         prepare_dataset(find_maps(args.data_dir))
         return
-    out_dir = gr.prepare_run(args, f"pix2pix_{args.direction}")
+    out_dir = gr.prepare_run(args, f"pix2pix_{args.direction}", batch_split=1)
     dataset = load_real_samples(args.data_dir, "train", args.direction)
     val_dataset = load_real_samples(args.data_dir, "val", args.direction)
     if val_dataset is None:

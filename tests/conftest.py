@@ -1,11 +1,16 @@
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+JAX_CACHE = Path(tempfile.mkdtemp(prefix="gan-tests-jax-cache-"))
+atexit.register(shutil.rmtree, JAX_CACHE, True)
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -60,8 +65,10 @@ def metrics_columns(out):
 SMALL_EVAL = ["--eval-samples", "40"]  # what EVAL_SAMPLES is in tests, for scripts run as a user does
 
 
-def run_script(args, backend=None, timeout=600):
-    """Run a script as a user does, on the given Keras backend (default: TensorFlow)."""
-    env = dict(os.environ, KERAS_BACKEND=backend or "tensorflow")
+def run_script(args, backend=None, timeout=600, env=None):
+    """Run a script as a user does, on the given Keras backend (default: TensorFlow). JAX keeps
+    what it compiles in one folder for the session: runs of the same models compile them once."""
+    env = dict(os.environ, KERAS_BACKEND=backend or "tensorflow", JAX_COMPILATION_CACHE_DIR=str(JAX_CACHE),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", **(env or {}))
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)

@@ -3,10 +3,32 @@ import csv
 
 import keras
 import numpy as np
+import pytest
+from PIL import Image
+
+import browser
 
 import gan_run as gr
 import gan_utils as gu
 from conftest import SMALL_EVAL, run_script
+
+
+def check_report(out, summaries):
+    """report.html and progress.gif, one frame a summary; in a real browser (when one is installed)
+    every image loads, the curves are drawn, nothing goes to the console as an error, and nothing is
+    asked of the network."""
+    with Image.open(out / "progress.gif") as gif:
+        assert gif.n_frames == summaries
+    page = (out / "report.html").read_text()
+    assert "state</th><td>finished" in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    if browser.find_browser() is None:
+        pytest.skip("no Chromium installed (apt-get install chromium): the report was not opened in a browser")
+    shown = browser.open_page(out / "report.html")
+    assert shown["errors"] == []
+    assert shown["images"] and all(complete and width > 0 for _, complete, width in shown["images"]), shown["images"]
+    assert {"progress.gif", f"generated_plot_e{summaries:03d}.png"} <= {src for src, _, _ in shown["images"]}
+    assert len(shown["curves"]) >= 4 and all(points >= 1 for points in shown["curves"]) and max(shown["curves"]) >= 2
+    assert all(url.startswith("file://") for url in shown["requests"]), shown["requests"]
 
 
 def read_losses(out):
@@ -39,6 +61,7 @@ def check_short_fashion_run(module, tiny_data, tmp_path):
     assert final.shape == (6, 28, 28, 1) and final.min() >= -1 and final.max() <= 1
     np.testing.assert_array_equal(final, generator_images(tmp_path / "generator_e002.h5", inputs))
     assert not np.array_equal(final, generator_images(tmp_path / "generator_e001.h5", inputs))
+    check_report(tmp_path, summaries=2)
 
 
 def check_jax_run(script, tiny_data, tmp_path):

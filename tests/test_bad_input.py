@@ -80,6 +80,8 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("evaluate", ["CGAN", "--judge-dir", "A_FILE"], "is a file; it should name a folder"),
     ("evaluate", ["MISSING"], "no such file"),
     ("evaluate", ["PLAIN"], "is not a generator saved by these scripts"),
+    ("report", ["MISSING"], "no such folder"),
+    ("report", ["EMPTY"], "holds no training run (no losses.csv, no sample grids)"),
     ("benchmark", ["nope"], "no benchmark for nope"),
     ("benchmark", ["--steps", "1"], "--steps must be 2 or more"),
     ("benchmark", ["--rounds", "0"], "--rounds: 0 must be 1 or more"),

@@ -16,7 +16,7 @@ def cells(line):
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
-@pytest.mark.parametrize("backend,flags,dtype", [("tensorflow", [], "float32"), ("jax", [], "float32"),
+@pytest.mark.parametrize("backend,flags,dtype", [("tensorflow", [], "float32"),
                                                  ("tensorflow", ["--mixed-precision"], "float16")])
 def test_benchmark_runs_end_to_end_in_a_tiny_configuration(backend, flags, dtype):
     pytest.importorskip(backend)
@@ -58,3 +58,20 @@ def test_backend_given_too_late_is_refused(capsys):
     with pytest.raises(SystemExit):
         benchmark.gr.run_main(benchmark.main, ["gan_fashion", "--backend", other])
     assert "give --backend on the command line of benchmark.py" in capsys.readouterr().err
+
+
+def test_benchmark_devices_measures_one_and_two_simulated_devices():
+    pytest.importorskip("jax")
+    result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "8",
+                         "--matmul-size", "128", "--backend", "jax", "--devices", "2"], backend="tensorflow",
+                        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "backend: jax" in lines[0]
+    header = ["script", "batch", "devices", "s/step, 1 device", "s/step, 2 devices", "steps/s", "images/s",
+              "scaling efficiency"]
+    assert cells(next(line for line in lines if line.startswith("| script |"))) == header
+    row = dict(zip(header, cells(next(line for line in lines if line.startswith("| gan_fashion |")))))
+    assert row["devices"] == "2" and row["scaling efficiency"].endswith("%")
+    one, two, rate = float(row["s/step, 1 device"]), float(row["s/step, 2 devices"]), float(row["images/s"])
+    assert one > 0 and two > 0 and rate == pytest.approx(8 / two, rel=0.05)

@@ -42,6 +42,8 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
     assert gu.read_generator_info(out / "generator.h5")["trained_on"] == gd.CIFAR10_CLASSES
     assert metrics_columns(out) == ["epoch", "minutes", "samples", "fid", "kid", "raw_fid"]
+    if form == "folder":
+        runchecks.check_report(out, summaries=1)
 
 
 def test_classes_keeps_only_the_classes_asked_for(tiny_data):

@@ -121,3 +121,4 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_pat
     keras.models.load_model(tmp_path / "generator_e001.h5", compile=False)
     with np.load(tmp_path / "checkpoint.npz") as f:
         assert '"epoch": 1' in str(f["meta"])
+    assert "diverged: loss d_fake became nan at epoch 2, step 2" in (tmp_path / "report.html").read_text()

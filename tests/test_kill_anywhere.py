@@ -1,6 +1,7 @@
 """A run killed outright (SIGKILL: the OOM killer, a preempted machine) at any moment leaves files
 that all load, and --resume goes on to the end with every step and every epoch recorded once."""
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -33,18 +34,25 @@ def epochs_in(path):
 
 
 def check_every_file_loads(out):
-    """Each file a user may open: generators, the checkpoint, the CSVs and the PNGs. Temporary files
-    of an interrupted write (.partial-*) are the only others, removed when the run goes on."""
+    """Each file a user may open: generators, the checkpoint, the CSVs, the images, the report and
+    run.json. Temporary files of an interrupted write (.partial-*) are the only others, removed
+    when the run goes on."""
     names = sorted(p.name for p in out.iterdir())
     for path in sorted(out.iterdir()):
         if path.name.startswith(gf.PARTIAL_PREFIX):
             continue
-        if path.suffix == ".h5":
+        if path.is_dir():
+            check_every_file_loads(path)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".html":
+            assert path.read_text().rstrip().endswith("</html>")
+        elif path.suffix == ".h5":
             keras.models.load_model(path, compile=False)
         elif path.suffix == ".npz":
             with np.load(path) as f:
                 assert all(f[key] is not None for key in f.files)
-        elif path.suffix == ".png":
+        elif path.suffix in (".png", ".gif"):
             with Image.open(path) as image:
                 image.load()
         elif path.suffix == ".csv":

@@ -7,6 +7,7 @@ import datafiles
 import gan_files as gf
 import gan_run as gr
 import gan_utils as gu
+import runchecks
 import gan_fashion
 import pix2pix_maps
 import sample
@@ -102,6 +103,11 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, dire
     assert not np.array_equal(direct[0], direct[1])  # calling the loaded model: training mode too
     inference = [np.asarray(g_model.predict_on_batch(image)) for _ in range(2)]
     np.testing.assert_array_equal(inference[0], inference[1])  # Keras' predict: inference mode
+
+
+def test_the_report_shows_validation_pairs(trained):
+    assert "<h2>Validation pairs</h2>" in (trained["sat2map"] / "report.html").read_text()
+    runchecks.check_report(trained["sat2map"], summaries=1)
 
 
 def test_sample_translates_a_file_a_folder_and_a_pair(trained, maps_dir, tmp_path):

@@ -1,0 +1,250 @@
+"""A run at a glance: report.html and progress.gif in its output folder, built only from the files
+the run leaves there (run.json, losses.csv, metrics.csv, the grids, progress/), so that
+`python scripts/report.py OUT_DIR` rebuilds them for any run, finished, training or older.
+
+The page needs no server and nothing from the network: the curves are inline SVG, the images
+relative links to the PNGs beside it, and a few lines of script only turn the grid slider.
+"""
+import csv
+import html
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gan_files import atomic_write, write_text
+
+RUN_INFO = "run.json"
+PROGRESS_DIR = "progress"  # one frame per summary: the same inputs drawn each time
+FRAME_MS = 600
+SMOOTHING = 0.95  # the loss curves' exponential smoothing; the raw values are drawn faint
+MAX_POINTS = 800  # points per curve: a long run's page stays small
+MARKED_POINTS = 40  # curves with this many points or fewer show each one
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+def read_run_info(out_dir):
+    try:
+        return json.loads((Path(out_dir) / RUN_INFO).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def update_run_info(out_dir, **fields):
+    write_text(Path(out_dir) / RUN_INFO, json.dumps(dict(read_run_info(out_dir), **fields), indent=1))
+
+
+def read_csv(path):
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
+
+
+def save_frame(images, n_cols, path):
+    """Images in [-1, 1] tiled as one picture, grey reversed as the grids draw them."""
+    pixels = np.clip((np.asarray(images, "float32") + 1) * 127.5, 0, 255).astype("uint8")
+    n, height, width, channels = pixels.shape
+    n_rows = -(-n // n_cols)
+    tiled = np.full((n_rows * height, n_cols * width, channels), 255, "uint8")
+    for k, image in enumerate(pixels):
+        row, col = divmod(k, n_cols)
+        tiled[row * height:(row + 1) * height, col * width:(col + 1) * width] = \
+            255 - image if channels == 1 else image
+    picture = Image.fromarray(tiled[..., 0] if channels == 1 else tiled)
+    atomic_write(path, lambda tmp: picture.save(tmp, "PNG"))
+
+
+def write_progress_gif(out_dir):
+    """progress.gif from the progress frames, or from the grids for a run older than them."""
+    out_dir = Path(out_dir)
+    frames = sorted((out_dir / PROGRESS_DIR).glob("e*.png")) or sorted(out_dir.glob("generated_plot_e*.png"))
+    if not frames:
+        return None
+    pictures = []
+    for frame in frames:
+        with Image.open(frame) as picture:
+            pictures.append(picture.convert("RGB").convert("P", palette=Image.ADAPTIVE))
+    path = out_dir / "progress.gif"
+    atomic_write(path, lambda tmp: pictures[0].save(tmp, "GIF", save_all=True, append_images=pictures[1:],
+                                                    duration=FRAME_MS, loop=0))
+    return path
+
+
+def _smoothed(values):
+    out, level = [], values[0]
+    for value in values:
+        level = SMOOTHING * level + (1 - SMOOTHING) * value
+        out.append(level)
+    return out
+
+
+def _thinned(xs, *columns):
+    step = max(1, len(xs) // MAX_POINTS)
+    return [list(c[::step]) for c in (xs, *columns)]
+
+
+def svg_chart(series, x_label, y_label, marks=(), width=640, height=260):
+    """Line charts as inline SVG. series: (label, xs, ys, colour, opacity); marks: (x, y, text)."""
+    points = [(x, y) for _, xs, ys, *_ in series for x, y in zip(xs, ys) if np.isfinite(y)]
+    if not points:
+        return "<p>nothing to draw yet</p>"
+    x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
+    y_low, y_high = min(p[1] for p in points), max(p[1] for p in points)
+    x_high, y_high = x_high + (x_high == x_low), y_high + (y_high == y_low)
+    left, right, top, bottom = 56, 12, 12, 36
+
+    def at(x, y):
+        return (left + (x - x_low) / (x_high - x_low) * (width - left - right),
+                height - bottom - (y - y_low) / (y_high - y_low) * (height - top - bottom))
+
+    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             'xmlns="http://www.w3.org/2000/svg">',
+             f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" '
+             'fill="none" stroke="#ccc"/>']
+    for value, anchor, (x, y) in ((y_low, "end", at(x_low, y_low)), (y_high, "end", at(x_low, y_high))):
+        parts.append(f'<text x="{x - 4:.0f}" y="{y + 4:.0f}" text-anchor="{anchor}">{value:.3g}</text>')
+    for value in (x_low, x_high):
+        x, y = at(value, y_low)
+        parts.append(f'<text x="{x:.0f}" y="{y + 16:.0f}" text-anchor="middle">{value:.4g}</text>')
+    parts.append(f'<text x="{width / 2:.0f}" y="{height - 4}" text-anchor="middle">{html.escape(x_label)}</text>')
+    parts.append(f'<text x="12" y="{height / 2:.0f}" transform="rotate(-90 12 {height / 2:.0f})" '
+                 f'text-anchor="middle">{html.escape(y_label)}</text>')
+    legend_y = top + 14
+    for label, xs, ys, colour, opacity in series:
+        coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in (at(x, y) for x, y in zip(xs, ys) if np.isfinite(y)))
+        parts.append(f'<polyline class="curve" fill="none" stroke="{colour}" stroke-opacity="{opacity}" '
+                     f'stroke-width="1.5" points="{coords}"/>')
+        if opacity == 1 and len(xs) <= MARKED_POINTS:  # a short curve's points, visible even alone
+            parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>'
+                      for a, b in (at(x, y) for x, y in zip(xs, ys) if np.isfinite(y))]
+        if opacity == 1 and label:
+            parts.append(f'<text x="{width - right - 6}" y="{legend_y}" text-anchor="end" fill="{colour}">'
+                         f'{html.escape(label)}</text>')
+            legend_y += 14
+    for x, y, text in marks:
+        cx, cy = at(x, y)
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="none" stroke="#000"/>'
+                     f'<text x="{cx:.1f}" y="{cy - 9:.1f}" text-anchor="middle">{html.escape(text)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def loss_chart(rows):
+    if not rows:
+        return "<p>no losses yet</p>"
+    names = [k for k in rows[0] if k not in ("epoch", "step")]
+    xs = list(range(1, len(rows) + 1))
+    series = []
+    for colour, name in zip(COLOURS * 3, names):
+        values = [float(r[name]) for r in rows]
+        thin_xs, raw, smooth = _thinned(xs, values, _smoothed(values))
+        series += [("", thin_xs, raw, colour, 0.2), (name, thin_xs, smooth, colour, 1)]
+    return svg_chart(series, "step", "loss (smoothed; raw faint)")
+
+
+def quality_section(rows, best_name):
+    if not rows:
+        return "<p>Not measured (<code>--eval-samples 0</code>) or no summary yet.</p>"
+    primary = next((k[4:] for k in rows[0] if k.startswith("raw_")), None)
+    known = [k for k in ("class_agreement", "code_accuracy", "ssim", "fid") if k in rows[0]]
+    primary = primary or (known[0] if known else [k for k in rows[0] if k not in ("epoch", "minutes")][0])
+    lower_is_better = primary in ("fid", "kid", "l1")
+    epochs = [float(r["epoch"]) for r in rows]
+    values = [float(r[primary]) for r in rows]
+    best = (min if lower_is_better else max)(range(len(rows)), key=lambda k: values[k])
+    series = [(f"{primary} (averaged generator)" if f"raw_{primary}" in rows[0] else primary,
+               epochs, values, COLOURS[0], 1)]
+    if f"raw_{primary}" in rows[0]:
+        series.append((f"{primary} (raw generator)", epochs, [float(r[f"raw_{primary}"]) for r in rows], COLOURS[1], 1))
+    chart = svg_chart(series, "epoch", primary.replace("_", " "),
+                      marks=[(epochs[best], values[best], f"best: epoch {epochs[best]:.0f}")])
+    header = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
+    return (f"{chart}\n<p>Best: epoch {epochs[best]:.0f}, {primary} {values[best]:.4g}"
+            f"{f', saved as <code>{best_name}</code>' if best_name else ''}.</p>\n"
+            f"<table><tr>{header}</tr>{body}</table>")
+
+
+def state_line(info, out_dir):
+    state = info.get("state")
+    if state is None:
+        return "unknown (a run older than its report)" + (": finished" if (out_dir / "generator.h5").exists() else "")
+    if state == "interrupted":
+        return f"interrupted; go on with <code>{html.escape(info.get('resume_command', ''))}</code>"
+    if state == "diverged":
+        return f"diverged: {html.escape(info.get('message', ''))}"
+    if state == "running":
+        return f"running (last written {html.escape(info.get('updated', ''))})"
+    return html.escape(state)
+
+
+def write_report(out_dir):
+    """Rewrite report.html in `out_dir` from what is there now."""
+    out_dir = Path(out_dir)
+    info = read_run_info(out_dir)
+    losses, metrics = read_csv(out_dir / "losses.csv"), read_csv(out_dir / "metrics.csv")
+    grids = sorted(p.name for p in out_dir.glob("generated_plot_e*.png"))
+    plots = sorted(p.name for p in out_dir.glob("*_plot.png") if not p.name.startswith("generated_plot"))
+    frames = sorted((out_dir / PROGRESS_DIR).glob("e*.png"))
+    seconds = float(info.get("seconds", 0))
+    rate = f"{len(losses) / seconds:.2f} steps/s" if seconds and losses else "not measured yet"
+    facts = [("script", info.get("script", out_dir.name)), ("state", None),
+             ("command", info.get("command")), ("started", info.get("started")),
+             ("time trained", f"{seconds / 60:.1f} min" if seconds else None), ("speed", rate),
+             ("machine", info.get("machine")), ("backend", info.get("backend"))]
+    rows = "".join(f"<tr><th>{name}</th><td>{state_line(info, out_dir) if name == 'state' else html.escape(str(v))}"
+                   "</td></tr>" for name, v in facts if v is not None or name == "state")
+    settings = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in sorted(info.get("hyperparameters", {}).items()))
+    slider = ""
+    if grids:
+        slider = (f'<p><input id="epoch" type="range" min="0" max="{len(grids) - 1}" value="{len(grids) - 1}"> '
+                  f'<span id="grid-name">{grids[-1]}</span></p>\n'
+                  f'<img id="grid" class="sample" src="{grids[-1]}" alt="latest sample grid">\n'
+                  f"<script>const grids = {json.dumps(grids)};\n"
+                  "document.getElementById('epoch').addEventListener('input', e => {\n"
+                  "  const name = grids[e.target.value];\n"
+                  "  document.getElementById('grid').src = name;\n"
+                  "  document.getElementById('grid-name').textContent = name;\n"
+                  "});</script>")
+    progress = "<p>no summary yet</p>"
+    if (out_dir / "progress.gif").exists():
+        progress = ("<p>The same inputs drawn at every summary.</p>" if frames else
+                    "<p>The sample grids in turn (a run older than its progress frames).</p>") + \
+            '<img class="sample" src="progress.gif" alt="progress animation">'
+
+    pairs = ""
+    if info.get("kind") == "pix2pix" and frames:
+        pairs = (f"<h2>Validation pairs</h2><p>Source, translation and target, in rows, at the latest "
+                 f"summary.</p><img src=\"{PROGRESS_DIR}/{frames[-1].name}\" alt=\"validation pairs\">")
+    best_name = "generator_best.h5" if (out_dir / "generator_best.h5").exists() else None
+    architecture = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{name}</figcaption></figure>'
+                           for name in plots) or "<p>not drawn (Graphviz not installed)</p>"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(info.get("script", out_dir.name))} report</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; max-width: 1100px; }}
+table {{ border-collapse: collapse; margin: 0.5em 0; }} th, td {{ border: 1px solid #ddd; padding: 2px 8px;
+text-align: left; font-size: 0.9em; }} img {{ max-width: 100%; }} svg text {{ font-size: 11px; }}
+figure {{ display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }} figure img {{ max-height: 500px; }}
+img.sample {{ max-height: 560px; }}
+</style></head><body>
+<h1>{html.escape(info.get("script", out_dir.name))}</h1>
+<table>{rows}</table>
+<h2>Hyperparameters</h2><table>{settings or "<tr><td>not recorded</td></tr>"}</table>
+<h2>Samples by epoch</h2>{slider or "<p>no grid yet</p>"}
+<h2>Progress</h2>{progress}
+{pairs}
+<h2>Losses</h2>{loss_chart(losses)}
+<h2>Quality</h2>{quality_section(metrics, best_name)}
+<h2>Architecture</h2>{architecture}
+<p><small>Written {time.strftime("%Y-%m-%d %H:%M:%S")} by scripts/gan_report.py; rebuild with
+<code>python scripts/report.py {html.escape(str(out_dir))}</code>.</small></p>
+</body></html>
+"""
+    write_text(out_dir / "report.html", page)
+    return out_dir / "report.html"

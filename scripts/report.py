@@ -1,0 +1,36 @@
+"""Rebuild a run's report.html and progress.gif from its output folder.
+
+    python scripts/report.py outputs/cgan_fashion        # then open outputs/cgan_fashion/report.html
+
+Works on a finished run, on one still training (its own next summary rewrites both), and on a
+folder from a run older than the reports (the animation is then made of its sample grids).
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gan_files import ArgumentParser, UserError  # noqa: E402
+from gan_report import write_progress_gif, write_report  # noqa: E402
+
+
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("out_dir", help="a training script's output folder")
+    args = parser.parse_args(argv)
+    out_dir = Path(args.out_dir)
+    if not out_dir.is_dir():
+        raise UserError(f"no such folder: {out_dir}")
+    if not any(out_dir.glob("losses.csv")) and not any(out_dir.glob("generated_plot_e*.png")):
+        raise UserError(f"{out_dir} holds no training run (no losses.csv, no sample grids)")
+    gif = write_progress_gif(out_dir)
+    page = write_report(out_dir)
+    print(f"wrote {page}" + (f" and {gif}" if gif else " (no grids yet, so no progress.gif)"))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
