@@ -218,7 +218,7 @@ def write_report(out_dir):
             '<img class="sample" src="progress.gif" alt="progress animation">'
 
     pairs = ""
-    if info.get("kind") == "pix2pix" and frames:
+    if info.get("script", "").startswith("pix2pix") and frames:
         pairs = (f"<h2>Validation pairs</h2><p>Source, translation and target, in rows, at the latest "
                  f"summary.</p><img src=\"{PROGRESS_DIR}/{frames[-1].name}\" alt=\"validation pairs\">")
     best_name = "generator_best.h5" if (out_dir / "generator_best.h5").exists() else None

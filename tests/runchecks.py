@@ -27,7 +27,7 @@ def check_report(out, summaries):
     assert shown["errors"] == []
     assert shown["images"] and all(complete and width > 0 for _, complete, width in shown["images"]), shown["images"]
     assert {"progress.gif", f"generated_plot_e{summaries:03d}.png"} <= {src for src, _, _ in shown["images"]}
-    assert len(shown["curves"]) >= 4 and all(points >= 1 for points in shown["curves"]) and max(shown["curves"]) >= 2
+    assert len(shown["curves"]) >= 4 and all(points >= 1 for points in shown["curves"])  # one step: one point
     assert all(url.startswith("file://") for url in shown["requests"]), shown["requests"]
 
 

@@ -89,8 +89,10 @@ def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, **train_k
         g_model = script.define_generator(script.LATENT_DIM)
     gan_model = script.define_gan(g_model, d_model)
     records = watch_updates(d_model, g_model, gan_model)
+    # out_dir as a str naming a folder still to make, the way a notebook calls train()
     script.train(g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch,
-                 steps_per_epoch=steps, out_dir=Path(out_dir), **train_kwargs)
+                 steps_per_epoch=steps, out_dir=str(Path(out_dir) / "run"), **train_kwargs)
+    assert (Path(out_dir) / "run" / "generator.h5").is_file()
     return records
 
 

@@ -23,7 +23,8 @@ def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
     gan_model = acgan_fashion.define_gan(g_model, d_model, batchnorm)
     records = switchcheck.watch_updates(d_model, g_model, gan_model)
     acgan_fashion.train(g_model, d_model, gan_model, dataset, acgan_fashion.LATENT_DIM, 1, 8,
-                        steps_per_epoch=steps, batchnorm=batchnorm, out_dir=tmp_path)
+                        steps_per_epoch=steps, batchnorm=batchnorm, out_dir=str(tmp_path / "run"))
+    assert (tmp_path / "run" / "generator.h5").is_file()
     return records
 
 
@@ -53,7 +54,7 @@ def test_default_is_the_documented_choice():
 def test_logged_losses_are_both_heads_per_batch_values(tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, "batch-statistics", steps=3)
     returned = [r["result"] for r in records]
-    with open(tmp_path / "losses.csv") as f:
+    with open(tmp_path / "run" / "losses.csv") as f:
         rows = list(csv.DictReader(f))
     for step, row in enumerate(rows):
         real, fake, gan = returned[3 * step: 3 * step + 3]

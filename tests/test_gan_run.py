@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import datafiles
 import gan_fashion
 import gan_data as gd
 import gan_files as gf
@@ -65,39 +64,6 @@ def test_with_decay_zero_the_saved_generator_is_the_trained_one(tiny_data, tmp_p
                        out_dir=tmp_path)
     for a, b in zip(generator_weights(tmp_path / "generator.h5"), g_model.get_weights()):
         np.testing.assert_array_equal(a, b)
-
-
-def build_and_train(script, data_dir, out_dir):
-    """The script's models, trained one step by its own train(), as a notebook would call it."""
-    module = importlib.import_module(script)
-    short = dict(steps_per_epoch=1, out_dir=out_dir)
-    if script == "pix2pix_maps":
-        datafiles.write_maps_folder(data_dir, broken=False)
-        d_model, g_model = module.define_discriminator(), module.define_generator()
-        module.train(d_model, g_model, module.define_gan(g_model, d_model), module.load_real_samples(data_dir), 1, 1,
-                     **short)
-    elif script == "infogan_mnist":
-        d_model, q_model = module.define_discriminator()
-        g_model = module.define_generator(module.LATENT_DIM + module.N_CAT)
-        module.train(g_model, d_model, q_model, module.define_gan(g_model, d_model, q_model),
-                     module.load_real_samples(data_dir), module.LATENT_DIM, module.N_CAT, 1, 8, **short)
-    else:
-        dataset = module.load_real_samples(data_dir=data_dir)
-        if script == "cgan_fashion":
-            dataset = dataset[0]
-        d_model = module.define_discriminator()
-        g_model = module.define_generator(module.LATENT_DIM)
-        module.train(g_model, d_model, module.define_gan(g_model, d_model), dataset, module.LATENT_DIM, 1, 8, **short)
-
-
-@pytest.mark.parametrize("script", ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist",
-                                    "pix2pix_maps"])
-def test_train_takes_the_output_folder_as_a_string(script, tiny_data, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    data_dir = tiny_data if script != "pix2pix_maps" else tmp_path / "maps_data"
-    build_and_train(script, data_dir, "runs/x")
-    assert (tmp_path / "runs" / "x" / "generator.h5").is_file()
-    assert (tmp_path / "runs" / "x" / "generated_plot_e001.png").is_file()
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_path):

@@ -26,7 +26,8 @@ def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, 
     gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2, batchnorm)
     records = switchcheck.watch_updates(d_model, g_model, gan_model, q=q_model)
     infogan_mnist.train(g_model, d_model, q_model, gan_model, dataset, 62, 10, 1, 8, n_cont=2,
-                        steps_per_epoch=2, batchnorm=batchnorm, out_dir=tmp_path)
+                        steps_per_epoch=2, batchnorm=batchnorm, out_dir=str(tmp_path / "run"))
+    assert (tmp_path / "run" / "generator.h5").is_file()
     all_d = set(records[0]["d_names"])
     shared = {n for n in all_d if n in set(records[0]["q_names"])}
     q_own = set(records[0]["q_names"]) - shared

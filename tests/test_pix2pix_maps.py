@@ -65,7 +65,8 @@ def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_m
     gan_model = pix2pix_maps.define_gan(g_model, d_model)
     assert d_model.output.shape[1:] == (16, 16, 1)
     records = switchcheck.watch_updates(d_model, g_model, gan_model)
-    pix2pix_maps.train(d_model, g_model, gan_model, dataset, 1, 1, steps_per_epoch=1, out_dir=tmp_path)
+    pix2pix_maps.train(d_model, g_model, gan_model, dataset, 1, 1, steps_per_epoch=1, out_dir=str(tmp_path / "run"))
+    assert (tmp_path / "run" / "generator.h5").is_file()
     all_d = set(records[0]["d_names"])
     assert len({n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}) == 16
     moved_by_composite = {n for n in all_d if n.endswith(MOVED_BY_COMPOSITE[pix2pix_maps.BATCHNORM_IN_COMPOSITE])}
