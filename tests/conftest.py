@@ -36,7 +36,6 @@ def no_outside_data(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(gd, "SYSTEM_DATA_DIR", empty / "system")
     monkeypatch.setattr(gd, "LOCAL_DATA_DIR", empty / "local")
     monkeypatch.setattr(gr, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
-    monkeypatch.setattr(gr, "BATCHNORM_BATCHES", 4)  # the averaged generator's statistics, from fewer batches
 
     def no_network():
         raise ConnectionError("no network in tests")

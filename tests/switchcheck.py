@@ -1,7 +1,7 @@
 """Watches every update inside a script's own train() and checks which weights moved.
 
-Used in-process (TensorFlow) and as `python tests/switchcheck.py SCRIPT DATA_DIR` under any
-other Keras backend.
+Used in-process (TensorFlow) and as `python tests/switchcheck.py SCRIPT DATA_DIR [OUT_DIR]` under
+any other Keras backend (OUT_DIR keeps what the run wrote, in OUT_DIR/run).
 """
 import importlib
 import sys
@@ -97,6 +97,7 @@ def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, **train_k
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as out:
-        assert_switch_works(run_and_record(sys.argv[1], sys.argv[2], out))
+    script_name, data_dir, *kept = sys.argv[1:]
+    with tempfile.TemporaryDirectory() as scratch:
+        assert_switch_works(run_and_record(script_name, data_dir, kept[0] if kept else scratch))
     print(f"switch ok on {keras.backend.backend()}")

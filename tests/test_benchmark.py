@@ -16,8 +16,7 @@ def cells(line):
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
-@pytest.mark.parametrize("backend,flags,dtype", [("tensorflow", [], "float32"),
-                                                 ("tensorflow", ["--mixed-precision"], "float16")])
+@pytest.mark.parametrize("backend,flags,dtype", [("tensorflow", [], "float32")])
 def test_benchmark_runs_end_to_end_in_a_tiny_configuration(backend, flags, dtype):
     pytest.importorskip(backend)
     result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "4",

@@ -61,4 +61,4 @@ def test_bad_runs_stop_before_training_with_one_line(argv, message, tiny_data, t
 
 def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
     pytest.importorskip("jax")
-    runchecks.check_jax_run("cgan_fashion", tiny_data, tmp_path)
+    runchecks.check_jax_run("cgan_fashion", tiny_data, tmp_path, command_line=True)

@@ -71,13 +71,14 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp
 def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
     records = switchcheck.run_and_record("cgan_fashion", tiny_data, tmp_path, steps=2)
     assert records
-    with np.load(tmp_path / "checkpoint.npz") as f:
+    out = tmp_path / "run"  # where run_and_record trains
+    with np.load(out / "checkpoint.npz") as f:
         saved = {key: f[key] for key in f.files}
     dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
     d_model = cgan_fashion.define_discriminator(n_classes=10)
     g_model = cgan_fashion.define_generator(100, 10)
     gan_model = cgan_fashion.define_gan(g_model, d_model)
-    run = gr.Run(tmp_path, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"],
+    run = gr.Run(out, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"],
                  ema_decay=cgan_fashion.EMA_DECAY, options=gr.RunOptions(resume=True),
                  settings=dict(script="cgan_fashion", dataset="fashion_mnist", latent_dim=100, n_classes=10,
                                batch_size=8))

@@ -79,16 +79,17 @@ def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_m
 
 @pytest.fixture(scope="module")
 def trained(maps_dir, tmp_path_factory):
-    """One-step runs in each direction, through the command line's main()."""
+    """A one-step run through the command line's main() (map2sat only swaps the halves: see
+    test_direction_picks_source_and_target)."""
     outs = {}
-    for direction in ("sat2map", "map2sat"):
+    for direction in ("sat2map",):
         outs[direction] = tmp_path_factory.mktemp(direction)
         gr.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(outs[direction]),
                                         "--direction", direction, "--epochs", "1", "--steps-per-epoch", "1"])
     return outs
 
 
-@pytest.mark.parametrize("direction", ["sat2map", "map2sat"])
+@pytest.mark.parametrize("direction", ["sat2map"])
 def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(trained, direction):
     out = trained[direction]
     assert (out / "generated_plot_e001.png").stat().st_size > 0
