@@ -95,7 +95,7 @@ def svg_chart(series, x_label, y_label, marks=(), width=640, height=260):
     x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
     y_low, y_high = min(p[1] for p in points), max(p[1] for p in points)
     x_high, y_high = x_high + (x_high == x_low), y_high + (y_high == y_low)
-    left, right, top, bottom = 56, 12, 12, 36
+    left, right, top, bottom = 56, 12, 28, 36  # the legend goes in the top margin
 
     def at(x, y):
         return (left + (x - x_low) / (x_high - x_low) * (width - left - right),
@@ -113,7 +113,7 @@ def svg_chart(series, x_label, y_label, marks=(), width=640, height=260):
     parts.append(f'<text x="{width / 2:.0f}" y="{height - 4}" text-anchor="middle">{html.escape(x_label)}</text>')
     parts.append(f'<text x="12" y="{height / 2:.0f}" transform="rotate(-90 12 {height / 2:.0f})" '
                  f'text-anchor="middle">{html.escape(y_label)}</text>')
-    legend_y = top + 14
+    legend_x = left
     for label, xs, ys, colour, opacity in series:
         coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in (at(x, y) for x, y in zip(xs, ys) if np.isfinite(y)))
         parts.append(f'<polyline class="curve" fill="none" stroke="{colour}" stroke-opacity="{opacity}" '
@@ -122,13 +122,13 @@ def svg_chart(series, x_label, y_label, marks=(), width=640, height=260):
             parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>'
                       for a, b in (at(x, y) for x, y in zip(xs, ys) if np.isfinite(y))]
         if opacity == 1 and label:
-            parts.append(f'<text x="{width - right - 6}" y="{legend_y}" text-anchor="end" fill="{colour}">'
-                         f'{html.escape(label)}</text>')
-            legend_y += 14
+            parts.append(f'<text x="{legend_x}" y="{top - 10}" fill="{colour}">&#9632; {html.escape(label)}</text>')
+            legend_x += 16 + 6.5 * len(label)
     for x, y, text in marks:
         cx, cy = at(x, y)
+        anchor = "end" if cx > width - 100 else "start" if cx < left + 60 else "middle"
         parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="none" stroke="#000"/>'
-                     f'<text x="{cx:.1f}" y="{cy - 9:.1f}" text-anchor="middle">{html.escape(text)}</text>')
+                     f'<text x="{cx:.1f}" y="{cy + 18:.1f}" text-anchor="{anchor}">{html.escape(text)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
