@@ -41,17 +41,17 @@ def backend_problem(name):
     return None
 
 
-def import_tensorflow_quietly():
+def start_tensorflow_quietly():
     """TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) are written to the
     process's stderr while it is imported and its runtime starts, before TF_CPP_MIN_LOG_LEVEL can
-    act: they go to a temporary file instead, shown only if the import fails."""
+    act: they go to a temporary file instead, shown only if the start fails."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow
-            tensorflow.config.list_physical_devices()  # starts the runtime, which looks for CUDA drivers
+            import keras
+            keras.distribution.list_devices()  # starts TensorFlow's runtime, which looks for CUDA drivers
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -68,7 +68,7 @@ if _problem:
     print(f"error: {_problem}", file=sys.stderr)
     sys.exit(2)
 if _backend == "tensorflow":
-    import_tensorflow_quietly()
+    start_tensorflow_quietly()
 
 
 class _QuietKnownWarnings(logging.Filter):

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from gan_files import atomic_write, write_text
+from gan_metrics import PRIMARY
 
 RUN_INFO = "run.json"
 PROGRESS_DIR = "progress"  # one frame per summary: the same inputs drawn each time
@@ -146,13 +147,18 @@ def loss_chart(rows):
     return svg_chart(series, "step", "loss (smoothed; raw faint)")
 
 
+def primary_figure(columns):
+    """The figure generator_best.h5 is chosen by (gan_metrics.PRIMARY): the kind's own measure,
+    FID for the unconditional GANs; and whether lower is better."""
+    better = dict(PRIMARY.values())
+    primary = next((name for name in better if name in columns and name != "fid"), "fid")
+    return primary, better[primary] == "lower"
+
+
 def quality_section(rows, best_name):
     if not rows:
         return "<p>Not measured (<code>--eval-samples 0</code>) or no summary yet.</p>"
-    primary = next((k[4:] for k in rows[0] if k.startswith("raw_")), None)
-    known = [k for k in ("class_agreement", "code_accuracy", "ssim", "fid") if k in rows[0]]
-    primary = primary or (known[0] if known else [k for k in rows[0] if k not in ("epoch", "minutes")][0])
-    lower_is_better = primary in ("fid", "kid", "l1")
+    primary, lower_is_better = primary_figure(rows[0])
     epochs = [float(r["epoch"]) for r in rows]
     values = [float(r[primary]) for r in rows]
     best = (min if lower_is_better else max)(range(len(rows)), key=lambda k: values[k])

@@ -84,3 +84,12 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
     page = (tmp_path / "report.html").read_text()
     assert all(f"generated_plot_e00{k}.png" in page for k in (1, 2, 3))
     assert frames(tmp_path / "progress.gif") == 3
+
+
+def test_the_best_epoch_is_the_one_generator_best_h5_was_chosen_by():
+    """Pix2Pix with the average off (no raw_ column): lowest L1, as QualityLog keeps it, not SSIM."""
+    rows = [dict(epoch="1", pairs="2", l1="0.30", psnr="12", ssim="0.50"),
+            dict(epoch="2", pairs="2", l1="0.20", psnr="11", ssim="0.40")]
+    assert "Best: epoch 2, l1 0.2" in gan_report.quality_section(rows, "generator_best.h5")
+    assert gan_report.primary_figure(["epoch", "fid", "kid", "class_agreement"]) == ("class_agreement", False)
+    assert gan_report.primary_figure(["epoch", "fid", "kid"]) == ("fid", True)
