@@ -358,14 +358,13 @@ def machine_line():
 
 
 def main(argv=None):
-    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(__doc__)
     parser.add_argument("scripts", nargs="*", help=f"scripts to time: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--batch-size", type=gr.int_up_to(DATASET_SIZE), default=None,
                         help=f"default: each script's own; at most {DATASET_SIZE:,}, the random dataset's size")
     parser.add_argument("--steps", type=gr.positive_int, default=20, help="training steps per round")
     parser.add_argument("--rounds", type=gr.positive_int, default=3, help="timed rounds after the warm-up")
-    parser.add_argument("--seed", type=gr.seed, default=0)
+    parser.add_argument("--seed", type=gr.seed, default=0, help="seed of the random data and weights")
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--matmul-size", type=gr.int_up_to(MAX_MATMUL_SIZE), default=2048,

@@ -13,7 +13,6 @@ itself as the translation). The judge is trained on first use and cached once pe
 """
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import argparse
 import json
 from pathlib import Path
 
@@ -32,8 +31,7 @@ SHARES = {"class_agreement", "code_accuracy"}
 
 
 def parse_args(argv=None):
-    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(__doc__)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
     parser.add_argument("--samples", type=gr.int_up_to(gm.MAX_SAMPLES), default=gm.FULL_SAMPLES,
                         help=f"generated images, at most {gm.MAX_SAMPLES:,} (Pix2Pix: validation pairs, at most all "

@@ -22,8 +22,22 @@ class UserError(Exception):
     """A problem the user can fix; `gan_run.run_main` prints it as one line and exits non-zero."""
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default in --help, where it has one the help text does not already give."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """A mistyped flag gets one line, like every other bad input, instead of the usage text."""
+    """--help opens with the first paragraph of the script's docstring `doc` and gives each flag's
+    default; a mistyped flag gets one line, like every other bad input, instead of the usage text."""
+
+    def __init__(self, doc, **kwargs):
+        super().__init__(description=" ".join(doc.strip().split("\n\n")[0].split()),
+                         formatter_class=_DefaultsFormatter, **kwargs)
 
     def error(self, message):
         self.exit(2, f"error: {message} (--help lists the flags)\n")

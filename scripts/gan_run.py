@@ -336,14 +336,13 @@ def default_out(name):
 
 def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_every=1):
     """The flags every training script has, with its top-of-file constants as defaults."""
-    parser = ArgumentParser(description=doc.strip().splitlines()[0],
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=positive_int, default=epochs)
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
+    parser = ArgumentParser(doc)
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help="epochs to train, in all")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="images a step")
     parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
                         help="steps per epoch (default: one pass over the dataset)")
     parser.add_argument("--eval-every", type=positive_int, default=eval_every,
-                        help="epochs between sample grids and generator snapshots")
+                        help="epochs between summaries: metrics, sample grids and generator snapshots")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     parser.add_argument("--out", default=None, help="output folder (default: outputs/<script>/)")
     parser.add_argument("--seed", type=seed, default=None, help=f"seed for repeatable runs (0 to {MAX_SEED})")

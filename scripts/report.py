@@ -15,7 +15,7 @@ from gan_report import write_progress_gif, write_report  # noqa: E402
 
 
 def main(argv=None):
-    parser = ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = ArgumentParser(__doc__)
     parser.add_argument("out_dir", help="a training script's output folder")
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)

@@ -18,7 +18,6 @@ flag is needed. --n sets the grid size or the number of interpolation steps; --o
 """
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +165,7 @@ def translate(args, info, g_model):
 
 
 def parse_args(argv=None):
-    parser = gr.ArgumentParser(description=__doc__.strip().splitlines()[0],
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = gr.ArgumentParser(__doc__)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
     parser.add_argument("--n", type=gr.int_up_to(MAX_N), default=10,
                         help=f"grid side (n x n images), rows per class, or interpolation steps; at most {MAX_N}")
@@ -183,7 +181,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None, help="PNG to write, or folder for --image FOLDER "
                                                     "(default: beside the generator)")
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
-    parser.add_argument("--seed", type=gr.seed, default=None)
+    parser.add_argument("--seed", type=gr.seed, default=None,
+                        help="seed for the same images again (default: new ones each run)")
     return parser.parse_args(argv)
 
 

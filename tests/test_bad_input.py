@@ -168,3 +168,18 @@ def test_an_unknown_or_missing_backend_is_named_before_keras_loads(backend, mess
     result = run_script(["scripts/cgan_fashion.py", "--epochs", "1"], backend=backend)
     assert result.returncode == 2 and result.stderr == f"error: {message}" + result.stderr[len(message) + 7:]
     assert re.fullmatch(r"error: [^\n]+\n", result.stderr) and "installed here: tensorflow" in result.stderr
+
+
+@pytest.mark.parametrize("script", ["acgan_fashion", "sample", "evaluate", "benchmark", "report"])
+def test_help_opens_with_the_docstring_and_gives_each_default_once(script, capsys):
+    module = importlib.import_module(script)
+    with pytest.raises(SystemExit) as exit_info:
+        gr.run_main(module.main, ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert exit_info.value.code == 0
+    assert " ".join(module.__doc__.split("\n\n")[0].split()) in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert not re.search(r"default[^()]*\) \(default", text), text
+    if script == "acgan_fashion":
+        assert "--ema-decay EMA_DECAY" in text and "(default: 0.999)" in text
+        assert f"epochs to train, in all (default: {module.N_EPOCHS})" in text

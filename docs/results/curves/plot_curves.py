@@ -1,0 +1,60 @@
+"""Draws the learning curves in this folder from the runs' metrics.csv files copied beside it.
+
+For each <script>_metrics.csv, <script>_curve.png: the script's primary figure (the one
+generator_best.h5 is chosen by) against the run's wall-clock minutes, averaged and raw generator.
+
+    python docs/results/curves/plot_curves.py
+"""
+import csv
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2] / "scripts"))
+from gan_report import primary_figure  # noqa: E402
+
+RUNS = {  # what each run's title says: its data, seed and judge
+    "cgan_fashion": "Fashion-MNIST, seed 7: class agreement by a 91.7% judge",
+    "acgan_fashion": "Fashion-MNIST, seed 7: class agreement by a 91.7% judge",
+    "gan_fashion": "Fashion-MNIST, seed 7: FID against the test images",
+    "infogan_mnist": "60,000 MNIST digits, seed 7: code accuracy by a 99.3% judge",
+}
+PERCENT = {"class_agreement", "code_accuracy"}
+EMA_DECAY = 0.999  # every run here used the default --ema-decay
+
+
+def plot(metrics_csv):
+    script = metrics_csv.name.removesuffix("_metrics.csv")
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    primary, _ = primary_figure(rows[0])
+    scale = 100 if primary in PERCENT else 1
+    minutes = [float(r["minutes"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for column, label, style in ((primary, f"averaged generator (EMA {EMA_DECAY})", "o-"),
+                                 (f"raw_{primary}", "raw generator", "s--")):
+        values = [float(r[column]) * scale for r in rows]
+        ax.plot(minutes, values, style, label=label)
+    for r, x in zip(rows, minutes):
+        ax.annotate(r["epoch"], (x, float(r[primary]) * scale), textcoords="offset points",
+                    xytext=(0, 7), ha="center", fontsize=7)
+    name = primary.replace("_", " ") + (" (%)" if scale == 100 else "")
+    ax.set(title=f"{script}, {RUNS.get(script, '')}", xlabel="wall-clock minutes (resumed sessions included)",
+           ylabel=name)
+    ax.title.set_fontsize(10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out = HERE / f"{script}_curve.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    print(out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out)
+
+if __name__ == "__main__":
+    for metrics_csv in sorted(HERE.glob("*_metrics.csv")):
+        plot(metrics_csv)
