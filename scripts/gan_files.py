@@ -35,9 +35,9 @@ class ArgumentParser(argparse.ArgumentParser):
     """--help opens with the first paragraph of the script's docstring `doc` and gives each flag's
     default; a mistyped flag gets one line, like every other bad input, instead of the usage text."""
 
-    def __init__(self, doc, **kwargs):
+    def __init__(self, doc):
         super().__init__(description=" ".join(doc.strip().split("\n\n")[0].split()),
-                         formatter_class=_DefaultsFormatter, **kwargs)
+                         formatter_class=_DefaultsFormatter)
 
     def error(self, message):
         self.exit(2, f"error: {message} (--help lists the flags)\n")

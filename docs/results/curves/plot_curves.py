@@ -32,7 +32,7 @@ def plot(metrics_csv):
     script = metrics_csv.name.removesuffix("_metrics.csv")
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
-    primary, _ = primary_figure(rows[0])
+    primary = primary_figure(rows[0])[0]
     scale = 100 if primary in PERCENT else 1
     minutes = [float(r["minutes"]) for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -53,7 +53,7 @@ def plot(metrics_csv):
     out = HERE / f"{script}_curve.png"
     fig.savefig(out, dpi=100)
     plt.close(fig)
-    print(out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out)
+    print(out)
 
 if __name__ == "__main__":
     for metrics_csv in sorted(HERE.glob("*_metrics.csv")):
