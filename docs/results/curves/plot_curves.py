@@ -55,6 +55,7 @@ def plot(metrics_csv):
     plt.close(fig)
     print(out)
 
+
 if __name__ == "__main__":
     for metrics_csv in sorted(HERE.glob("*_metrics.csv")):
         plot(metrics_csv)
