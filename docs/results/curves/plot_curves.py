@@ -43,7 +43,8 @@ def plot(metrics_csv):
     for r, x in zip(rows, minutes):
         ax.annotate(r["epoch"], (x, float(r[primary]) * scale), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=7)
-    name = primary.replace("_", " ") + (" (%)" if scale == 100 else "")
+    name = "FID in the judge's features, lower is better" if primary == "fid" else \
+        primary.replace("_", " ") + (" (%)" if scale == 100 else "")
     ax.set(title=f"{script}, {RUNS.get(script, '')}", xlabel="wall-clock minutes (resumed sessions included)",
            ylabel=name)
     ax.title.set_fontsize(10)
