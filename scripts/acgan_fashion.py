@@ -56,6 +56,7 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_cli as cli
 import gan_data as gd
 import gan_files as gf
 import gan_run as gr
@@ -175,7 +176,8 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
     run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
                  loss_names=["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"],
                  batchnorm_inputs=lambda n: gu.generate_latent_points(latent_dim, n, 10),
-                 settings=dict(script="acgan_fashion", latent_dim=latent_dim, batchnorm=batchnorm, batch_size=n_batch))
+                 settings=dict(script="acgan_fashion", dataset="fashion_mnist", latent_dim=latent_dim,
+                               batchnorm=batchnorm, batch_size=n_batch))
     for i in run.epochs(n_epochs):
         for j in run.steps(bat_per_epo):
             [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch)
@@ -216,4 +218,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

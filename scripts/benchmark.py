@@ -54,10 +54,10 @@ from keras import layers
 from numpy import ones, zeros
 from numpy.random import randint, randn
 
+import gan_cli as cli
 import gan_data as gd
 import gan_devices
 import gan_files as gf
-import gan_run as gr
 
 MAX_MATMUL_SIZE = 8192  # 256 MiB a float32 matrix; larger ones only risk running out of memory
 DATASET_SIZE = 50000  # Fashion-MNIST has 60,000 training images, CIFAR-10 50,000: either gives the same step time
@@ -358,16 +358,16 @@ def machine_line():
 
 
 def main(argv=None):
-    parser = gr.ArgumentParser(__doc__)
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("scripts", nargs="*", help=f"scripts to time: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--batch-size", type=gr.int_up_to(DATASET_SIZE), default=None,
+    parser.add_argument("--batch-size", type=cli.int_up_to(DATASET_SIZE), default=None,
                         help=f"default: each script's own; at most {DATASET_SIZE:,}, the random dataset's size")
-    parser.add_argument("--steps", type=gr.positive_int, default=20, help="training steps per round")
-    parser.add_argument("--rounds", type=gr.positive_int, default=3, help="timed rounds after the warm-up")
-    parser.add_argument("--seed", type=gr.seed, default=0, help="seed of the random data and weights")
+    parser.add_argument("--steps", type=cli.positive_int, default=20, help="training steps per round")
+    parser.add_argument("--rounds", type=cli.positive_int, default=3, help="timed rounds after the warm-up")
+    parser.add_argument("--seed", type=cli.seed, default=0, help="seed of the random data and weights")
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
-    parser.add_argument("--matmul-size", type=gr.int_up_to(MAX_MATMUL_SIZE), default=2048,
+    parser.add_argument("--matmul-size", type=cli.int_up_to(MAX_MATMUL_SIZE), default=2048,
                         help=f"side of the matrices that measure the machine's rate, at most {MAX_MATMUL_SIZE}")
     gan_devices.add_flags(parser)
     args = parser.parse_args(argv)
@@ -400,4 +400,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_cli as cli
 import gan_data as gd
 import gan_run as gr
 import gan_utils as gu
@@ -153,7 +154,7 @@ def main(argv=None):
     parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
                             ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
     parser.add_argument("--dataset", choices=["fashion_mnist", "mnist", "emnist"], default=DATASET)
-    parser.add_argument("--label-smoothing", type=gr.fraction, default=LABEL_SMOOTHING,
+    parser.add_argument("--label-smoothing", type=cli.fraction, default=LABEL_SMOOTHING,
                         help="real targets become 1 - this for the discriminator")
     args = parser.parse_args(argv)
     out_name = "cgan_fashion" if args.dataset == "fashion_mnist" else f"cgan_{args.dataset}"
@@ -171,4 +172,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

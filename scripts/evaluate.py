@@ -9,7 +9,8 @@ FID and KID are measured in a judge's feature space (gan_metrics.py) between --s
 images and the real test split, beside the same figures for real training images (the floor)
 and uniform noise (the ceiling). Both depend on the sample count, which is printed with them.
 Pix2Pix is measured on the validation pairs, beside the identity baseline (the source image
-itself as the translation). The judge is trained on first use and cached once per machine (--judge-dir).
+itself as the translation). The Fashion-MNIST and MNIST judges ship with the project (judges/);
+any other is trained on first use and cached once per machine (--judge-dir).
 """
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+import gan_cli as cli
+import gan_data as gd
 import gan_judges as gj
+import gan_kinds as gk
 import gan_metrics as gm
-import gan_run as gr
 import gan_utils as gu
-import pix2pix_maps
 from gan_files import UserError, write_text
 
 MEASURES = {"fid": "FID", "kid": "KID", "class_agreement": "class agreement", "code_accuracy": "code accuracy",
@@ -31,19 +33,20 @@ SHARES = {"class_agreement", "code_accuracy"}
 
 
 def parse_args(argv=None):
-    parser = gr.ArgumentParser(__doc__)
-    parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--samples", type=gr.int_up_to(gm.MAX_SAMPLES), default=gm.FULL_SAMPLES,
+    parser = cli.ArgumentParser(__doc__)
+    parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts, or a run's "
+                                          "output folder (its generator_best.h5, else generator.h5)")
+    parser.add_argument("--samples", type=cli.int_up_to(gm.MAX_SAMPLES), default=gm.FULL_SAMPLES,
                         help=f"generated images, at most {gm.MAX_SAMPLES:,} (Pix2Pix: validation pairs, at most all "
                              "of them)")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
     parser.add_argument("--judge-dir", "--judges-dir", dest="judge_dir", default=None,
-                        help="where judges are cached, trained there when missing "
-                             "(default: judges/ under KERAS_HOME or ~/.keras)")
+                        help="where judges for datasets without a shipped one are cached, trained there "
+                             "when missing (default: judges/ under KERAS_HOME or ~/.keras)")
     parser.add_argument("--json", default=None, help="where to write the figures (default: beside the generator)")
     parser.add_argument("--inception", action="store_true",
                         help="CIFAR-10: also the standard FID in InceptionV3's features (downloads ImageNet weights)")
-    parser.add_argument("--seed", type=gr.seed, default=0, help="seed of the generated samples")
+    parser.add_argument("--seed", type=cli.seed, default=0, help="seed of the generated samples")
     return parser.parse_args(argv)
 
 
@@ -73,7 +76,7 @@ def inception_fid(evaluator, g_model, n, seed):
         print(f"Inception FID: not measured: Keras could not load the ImageNet InceptionV3 weights "
               f"({type(error).__name__}: {str(error).splitlines()[0][:120]})")
         return None
-    inputs, _ = gm.generator_inputs(evaluator.info, n, np.random.default_rng(seed))
+    inputs, _ = evaluator.inputs(evaluator.info, n, np.random.default_rng(seed))
     generated = g_model.predict(inputs, batch_size=500, verbose=0)
     fid = gm.frechet_distance(inception.predict(generated, batch_size=100, verbose=0),
                               inception.predict(evaluator.test_images, batch_size=100, verbose=0))
@@ -81,19 +84,31 @@ def inception_fid(evaluator, g_model, n, seed):
     return fid
 
 
+def generator_in(path):
+    """The generator a path names: the file itself, or in a run's output folder its best generator,
+    else its final one (said on one line)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    for name in ("generator_best.h5", "generator.h5"):
+        if (path / name).is_file():
+            print(f"measuring {path / name}")
+            return path / name
+    raise UserError(f"{path} holds no generator_best.h5 or generator.h5 (is the run still before its first summary?)")
+
+
 def main(argv=None):
     args = parse_args(argv)
-    gr.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
+    cli.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
+    args.generator = generator_in(args.generator)
     info = gu.read_generator_info(args.generator)
-    if info["kind"] not in gm.PRIMARY:
-        raise UserError(f"{args.generator} is a {info['kind']} model, not a generator")
+    gk.kind_of(info, args.generator)
     if args.inception and info.get("image_shape", [0])[-1] != 3:
         raise UserError("--inception measures colour images (the CIFAR-10 generator); "
                            f"this generator draws {info.get('image_shape')}")
     g_model, _ = gu.load_generator(args.generator)
-    pairs = pix2pix_maps.load_real_samples(args.data_dir, "val", info["direction"]) \
-        if info["kind"] == "pix2pix" else None
-    if info["kind"] == "pix2pix" and pairs is None:
+    pairs = gd.load_maps(args.data_dir, "val", info["direction"]) if "direction" in info else None
+    if "direction" in info and pairs is None:
         raise UserError("no validation pairs (maps/val/) to measure a Pix2Pix generator on")
     evaluator = gm.evaluator_for(info, args.judge_dir, args.data_dir, pairs)
     results = evaluator(g_model, args.samples, args.seed)
@@ -104,7 +119,7 @@ def main(argv=None):
     judge = getattr(evaluator, "judge_info", None)
     if judge:
         report["judge"] = judge
-        print(f"{judge['dataset']} judge: {judge['test_accuracy']:.2%} right on {judge['test_images']} real test images")
+        print(f"measured by {gj.describe(judge)}")
     print(f"{args.generator}: {info['kind']}, epoch {info.get('epoch')}")
     print(table(results, references, count))
     if "per_class" in results:
@@ -117,4 +132,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

@@ -34,6 +34,12 @@ def backend_problem(name):
     """One line on why Keras cannot train on backend `name` here, or None when it can."""
     installed = [b for b in INSTALL if importlib.util.find_spec(b) is not None]
     choices = f"installed here: {', '.join(installed) or 'none'}"
+    venv = (f"is not installed for {sys.executable}: is the virtual environment active? "
+            f"(. .venv/bin/activate); else pip install -r requirements.txt ({choices})")
+    if importlib.util.find_spec("keras") is None:
+        return f"Keras {venv}"
+    if name in INSTALL and name not in installed and not os.environ.get("KERAS_BACKEND"):
+        return f"{name}, Keras' backend, {venv}"
     if name not in INSTALL:
         return f"KERAS_BACKEND={name} is not a backend these scripts train on: use tensorflow, jax or torch ({choices})"
     if name not in installed:

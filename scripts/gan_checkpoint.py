@@ -2,11 +2,8 @@
 finished, a checkpoint written, and the run ends naming it."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import contextlib
 import json
 import shutil
-import signal
-import sys
 import time
 import zipfile
 import zlib
@@ -15,25 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from gan_cli import STOP, Interrupted
 from gan_files import UserError, atomic_write, one_line
 from gan_utils import freeze_discriminator, unfreeze_discriminator
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM stopped training after a checkpoint was written."""
-
-
-_STOP = {"training": False, "requested": False}
-
-
-def _request_stop(signum, frame):
-    """While a loop trains, Ctrl-C or SIGTERM asks it to stop after the current step; otherwise,
-    or when asked twice, it stops at once (every file is written atomically)."""
-    if _STOP["training"] and not _STOP["requested"]:
-        _STOP["requested"] = True
-        print("\nstopping after this step, to write a checkpoint (again to stop at once)", file=sys.stderr)
-        return
-    raise KeyboardInterrupt
 
 
 class Checkpoint:
@@ -51,7 +32,7 @@ class Checkpoint:
             self._build_optimizers(d_model, gan_model, batchnorm)
             self._restore()
         self.started = time.time()
-        _STOP.update(training=True, requested=False)
+        STOP.update(training=True, requested=False)
 
     def _build_optimizers(self, d_model, gan_model, batchnorm):
         """With the trainable weights each model trains in the loop, so their state lines up."""
@@ -75,6 +56,10 @@ class Checkpoint:
                 rows = f["losses"]
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
             raise UserError(f"{self.path} is corrupt or truncated ({one_line(error)})")
+        made_by = meta["settings"].get("script")
+        if made_by != self.settings.get("script"):
+            raise UserError(f"cannot resume: {self.path} was made by {made_by}, not {self.settings.get('script')}; "
+                            "choose another --out")
         for key in sorted(meta["settings"]):  # a setting newer than the checkpoint: it had the old default
             if meta["settings"].get(key) != self.settings.get(key):
                 raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
@@ -107,9 +92,9 @@ class Checkpoint:
 
     def step_done(self, epoch, step):
         """After each step: on a stop request, a checkpoint and then Interrupted."""
-        if _STOP["requested"]:
+        if STOP["requested"]:
             self.save(epoch, step + 1)
-            _STOP.update(training=False, requested=False)
+            STOP.update(training=False, requested=False)
             raise Interrupted(f"interrupted at epoch {epoch + 1}, step {step + 1}: checkpoint written to "
                               f"{self.path}; go on with --resume")
 
@@ -117,7 +102,17 @@ class Checkpoint:
         if (epoch + 1) % every == 0 or epoch + 1 == n_epochs:
             self.save(epoch + 1, 0)
         if epoch + 1 == n_epochs:
-            _STOP["training"] = False
+            STOP["training"] = False
+
+
+def saved_epoch(path):
+    """The epochs a checkpoint has finished, or None when it cannot be read (restoring it says why)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+        return meta["epoch"]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
+        return None
 
 
 def check_disk(out_dir, models):
@@ -127,15 +122,3 @@ def check_disk(out_dir, models):
     if free < needed:
         raise UserError(f"not enough disk space in {out_dir}: {free / 1e6:.0f} MB free, a snapshot and a "
                         f"checkpoint need about {needed / 1e6:.0f} MB")
-
-
-@contextlib.contextmanager
-def stop_requests_handled():
-    """Ctrl-C and SIGTERM go through `_request_stop` while the block runs."""
-    handlers = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        _STOP.update(training=False, requested=False)
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)

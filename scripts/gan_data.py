@@ -16,7 +16,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gan_files import REPO_DIR, UserError, one_line
+from PIL import Image, UnidentifiedImageError
+
+from gan_files import REPO_DIR, UserError, load_npz, one_line, save_npz
 
 LOCAL_DATA_DIR = REPO_DIR / "data"
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
@@ -26,6 +28,9 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 EMNIST_BALANCED_CLASSES = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt")
+MAPS_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz"
+MAPS_PREPARED = {"train": "maps_256.npz", "val": "maps_256_val.npz"}
+MAPS_IMAGE_SHAPE = (256, 256, 3)
 
 
 def _read_bytes(path, opener=open):
@@ -123,15 +128,14 @@ DATASETS = {
         layouts=lambda split: _idx_pair("fashion-mnist", "train" if split == "train" else "t10k"),
         read=lambda paths, split: _read_fashion_mnist(paths),
         download=lambda: keras.datasets.fashion_mnist.load_data(),
-        source="Keras downloads it; offline: `apt-get install dataset-fashion-mnist`, or the four "
-               ".gz files from github.com/zalandoresearch/fashion-mnist into DIR/fashion-mnist/"),
+        source="offline: `apt-get install dataset-fashion-mnist`, or put train-images-idx3-ubyte.gz and "
+               "the three other .gz files from github.com/zalandoresearch/fashion-mnist in DIR/fashion-mnist/"),
     "mnist": dict(
         title="MNIST", classes=[str(d) for d in range(10)], shape=(28, 28, 1),
         layouts=lambda split: [["mnist.npz"]],
         read=_read_mnist_npz,
         download=lambda: keras.datasets.mnist.load_data(),
-        source="Keras downloads it; offline: copy mnist.npz from ~/.keras/datasets of a machine "
-               "that has it into DIR/"),
+        source="offline: copy mnist.npz from ~/.keras/datasets of a machine that has it into DIR/"),
     "emnist": dict(
         title="EMNIST-balanced", classes=EMNIST_BALANCED_CLASSES, shape=(28, 28, 1),
         layouts=lambda split: [[f"emnist/emnist-balanced-{split}-images-idx3-ubyte.gz",
@@ -146,8 +150,8 @@ DATASETS = {
         layouts=_cifar_layouts,
         read=_read_cifar10,
         download=lambda: keras.datasets.cifar10.load_data(),
-        source="Keras downloads it; offline: cifar-10-python.tar.gz from "
-               "www.cs.toronto.edu/~kriz/cifar.html, as it is or unpacked, into DIR/"),
+        source="offline: put cifar-10-python.tar.gz from www.cs.toronto.edu/~kriz/cifar.html, as it is or "
+               "unpacked, in DIR/"),
 }
 
 
@@ -178,15 +182,20 @@ def load_dataset(name, data_dir=None, split="train"):
         try:
             (x_train, y_train), (x_test, y_test) = spec["download"]()
         except Exception as error:  # no network, a proxy, a bad cache file: all end the same
-            problem = f"the download failed ({type(error).__name__}: {str(error)[:120]})"
+            problem = f"the download failed ({download_failure(error)})"
         else:
             images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
             images = images if images.ndim == 4 else images[..., None]
             return _checked(name, images, labels, keras_cache_dir())
-    wanted = " or ".join("+".join(layout) for layout in spec["layouts"](split))
-    raise UserError(f"{spec['title']} ({split}) not found: looked for {wanted} in "
-                    f"{', '.join(str(p) for p in places)}, and {problem}. "
+    raise UserError(f"{spec['title']} ({split}) not found in {', '.join(str(p) for p in places)}, and {problem}; "
                     f"{spec['source']}, then pass --data-dir DIR")
+
+
+def download_failure(error):
+    """The cause of a failed download, whole and short: Keras' "URL fetch failure on URL: None --
+    [Errno -2] Name or service not known" becomes its last part."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text.rsplit(" -- ", 1)[-1]
 
 
 def _checked(name, images, labels, where):
@@ -220,3 +229,77 @@ def scale_images(images):
     """uint8 pixels [0, 255] -> float32 [-1, 1], the range of the generators' tanh."""
     return (images.astype("float32") - 127.5) / 127.5
 
+
+# ---------------------------------------------------------------------------------------
+# Pix2Pix's Berkeley maps pairs: not a Keras dataset, so in --data-dir or data/ only.
+# ---------------------------------------------------------------------------------------
+
+def load_pair(path):
+    """A 1200x600 maps JPEG as (satellite, map), each 256x256x3 uint8, or None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB").resize((512, 256), Image.BILINEAR))
+    except (UnidentifiedImageError, OSError):
+        return None
+    return pixels[:, :256], pixels[:, 256:]
+
+
+def load_images(folder):
+    """Every pair in one folder of the maps dataset, with a progress bar; unreadable files skipped."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    sat_list, map_list, skipped = [], [], []
+    progbar = keras.utils.Progbar(len(files))
+    for k, path in enumerate(files):
+        pair = load_pair(path)
+        if pair is None:
+            print(f"\nwarning: skipped {path}: not a readable image")
+            skipped.append(path)
+        else:
+            sat_list.append(pair[0])
+            map_list.append(pair[1])
+        progbar.update(k + 1)
+    if not sat_list:
+        raise UserError(f"no readable image in {folder}")
+    return np.stack(sat_list), np.stack(map_list), skipped
+
+
+def find_maps(data_dir=None):
+    """The folder holding maps/ or the prepared arrays: --data-dir, else data/."""
+    places = [Path(data_dir)] if data_dir else [LOCAL_DATA_DIR]
+    for place in places:
+        if (place / MAPS_PREPARED["train"]).is_file() or (place / "maps" / "train").is_dir():
+            return place
+    raise UserError(f"the maps dataset is not in {', '.join(str(p) for p in places)}: download "
+                       f"{MAPS_URL} and unpack it there (giving {places[0] / 'maps' / 'train'}/), "
+                       "or pass --data-dir DIR")
+
+
+def prepare_maps(place):
+    """maps/train and maps/val (when present) -> maps_256.npz and maps_256_val.npz."""
+    skipped = []
+    for split, filename in MAPS_PREPARED.items():
+        folder = place / "maps" / split
+        if not folder.is_dir():
+            if split == "train":
+                raise UserError(f"{folder} is missing: unpack {MAPS_URL} into {place}")
+            continue
+        print(f"preparing {folder}")
+        sat_images, map_images, skipped_here = load_images(folder)
+        skipped += skipped_here
+        save_npz(place / filename, sat=sat_images, map=map_images)
+        print(f"wrote {place / filename}: {len(sat_images)} pairs")
+    print(f"skipped {len(skipped)} unreadable file(s)")
+
+
+def load_maps(data_dir=None, split="train", direction="sat2map"):
+    """[source images, target images] in [-1, 1], preparing the arrays first when missing; None
+    when the split is not there (maps/val/ is optional)."""
+    place = find_maps(data_dir)
+    if not (place / MAPS_PREPARED["train"]).is_file():
+        prepare_maps(place)
+    path = place / MAPS_PREPARED[split]
+    if not path.is_file():
+        return None
+    arrays = load_npz(path, ["sat", "map"], MAPS_IMAGE_SHAPE)
+    sat_images, map_images = (scale_images(arrays[k]) for k in ("sat", "map"))
+    return [sat_images, map_images] if direction == "sat2map" else [map_images, sat_images]

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_cli as cli
 import gan_data as gd
 import gan_run as gr
 import gan_utils as gu
@@ -114,7 +115,8 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset), loss_names=["d_real", "d_fake", "g"], ema_decay=ema_decay,
-                 options=options, settings=dict(script="gan_fashion", latent_dim=latent_dim, batch_size=n_batch))
+                 options=options, settings=dict(script="gan_fashion", dataset="fashion_mnist", latent_dim=latent_dim,
+                                                batch_size=n_batch))
     for i in run.epochs(n_epochs):
         for j in run.steps(bat_per_epo):
             X_real, y_real = gu.generate_real_samples(dataset, half_batch)
@@ -150,4 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

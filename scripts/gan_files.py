@@ -1,8 +1,7 @@
 """Files a run writes, each under a temporary name renamed into place, so that a run killed at
-any moment leaves the previous file whole; and the errors a user sees as one line (UserError, and
-a mistyped flag through ArgumentParser)."""
-import argparse
+any moment leaves the previous file whole; and UserError, the problems a user sees as one line."""
 import csv
+import errno
 import os
 import shutil
 import tempfile
@@ -22,49 +21,62 @@ class UserError(Exception):
     """A problem the user can fix; `gan_run.run_main` prints it as one line and exits non-zero."""
 
 
-class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Each flag's default in --help, where it has one the help text does not already give."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """--help opens with the first paragraph of the script's docstring `doc` and gives each flag's
-    default; a mistyped flag gets one line, like every other bad input, instead of the usage text."""
-
-    def __init__(self, doc):
-        super().__init__(description=" ".join(doc.strip().split("\n\n")[0].split()),
-                         formatter_class=_DefaultsFormatter)
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (--help lists the flags)\n")
-
-
 def one_line(error):
     return " ".join(str(error).split())
 
 
 def atomic_write(path, write):
-    """`write(tmp)` writes the file's contents to a temporary path, renamed to `path` when done."""
+    """`write(tmp)` writes the file's contents to a temporary path, renamed to `path` when done.
+    Only a regular file (or nothing) is replaced: a folder, device, FIFO or socket at `path` is
+    refused. A symbolic link at `path` is replaced by the new file; what it pointed to is left as it
+    was. A file that cannot be written is a UserError naming `path`, never the temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{PARTIAL_PREFIX}{path.stem}-", suffix=path.suffix)
-    os.close(fd)
+    if path.exists() and not path.is_file() and not path.is_symlink():
+        what = "a folder" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise UserError(f"{path} is {what}; name a file to write")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{PARTIAL_PREFIX}{path.stem}-", suffix=path.suffix)
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {write_failure(path, error)}") from error
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 
+def write_failure(path, error):
+    """Why a write failed, in a few words: the system's reason, and on a full disk the space left."""
+    if error.errno == errno.ENOSPC or "No space left" in str(error):
+        try:
+            free = shutil.disk_usage(Path(path).parent).free
+        except OSError:
+            return "no space left on the disk"
+        return f"no space left on the disk ({free / 1e6:.0f} MB free)"
+    return error.strerror or one_line(error)
+
+
+IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+def image_format(path):
+    """The format an image path asks for by its suffix: PNG or JPEG; anything else is refused."""
+    suffix = Path(path).suffix.lower()
+    if Path(path).is_dir():
+        raise UserError(f"{path} is a folder; name an image file (.png, .jpg or .jpeg)")
+    if suffix not in IMAGE_FORMATS:
+        raise UserError(f"{path}: images are written as .png, .jpg or .jpeg, not {suffix or 'a name without one'}")
+    return IMAGE_FORMATS[suffix]
+
+
 def remove_partial_files(folder):
-    """Temporary files that a run killed outright (SIGKILL, out of memory) left half-written."""
-    for partial in Path(folder).glob(f"{PARTIAL_PREFIX}*"):
+    """Temporary files that a run killed outright (SIGKILL, out of memory) left half-written, in
+    the folder and every folder in it (progress/)."""
+    for partial in Path(folder).rglob(f"{PARTIAL_PREFIX}*"):
         partial.unlink(missing_ok=True)
 
 

@@ -1,11 +1,18 @@
-"""Judges: a small classifier CNN per dataset, trained on its real training split once per
-machine and cached under Keras' home (KERAS_HOME or ~/.keras) in judges/, keyed by a checksum of
-the images it learnt from. Its penultimate layer (128 units) is the feature space of FID and KID
-(gan_metrics.py); its classes tell which class or digit a generated image shows."""
+"""Judges: a small classifier CNN per dataset. Its penultimate layer (128 units) is the feature
+space of FID and KID (gan_metrics.py); its classes tell which class or digit a generated image
+shows. Fashion-MNIST's and MNIST's ship with the project in judges/ (made by train_judges.py,
+checked against the SHA-256 in judges/judges.json whenever loaded), so every machine measures
+with the same yardstick. Any other dataset's judge is trained on its real training split on first
+use and cached under Keras' home (KERAS_HOME or ~/.keras) in judges/, keyed by a checksum of the
+images it learnt from."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import contextlib
+import hashlib
+import json
 import os
+import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -15,6 +22,7 @@ from keras import layers
 
 import gan_data as gd
 import gan_utils as gu
+from gan_files import REPO_DIR, UserError, write_text
 
 try:
     import fcntl  # POSIX: a lock that two runs training the same judge wait on
@@ -25,6 +33,11 @@ except ImportError:  # Windows: no lock; each judge file is still written whole
 JUDGE_EPOCHS = {"cifar10": 40}  # every other dataset: DEFAULT_JUDGE_EPOCHS
 DEFAULT_JUDGE_EPOCHS = 8
 JUDGE_BATCH = 128
+SHIPPED_JUDGES_DIR = REPO_DIR / "judges"
+SHIPPED_INDEX = "judges.json"
+# Seconds a training step of the judge took on a 2-core CPU (AVX-512), to say how long a first
+# training will take: the 28x28 greyscale judge; CIFAR-10's is about 9x the work a step.
+JUDGE_STEP_SECONDS = {(28, 28, 1): 0.27, (32, 32, 3): 2.5}
 
 
 def define_judge(in_shape, n_classes):
@@ -61,45 +74,123 @@ def default_judge_dir():
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "judges"
 
 
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shipped_judges(judges_dir=None):
+    """The shipped judges' records, by dataset (judges.json)."""
+    index = Path(judges_dir or SHIPPED_JUDGES_DIR) / SHIPPED_INDEX
+    if not index.is_file():
+        return {}
+    try:
+        return json.loads(index.read_text())
+    except ValueError as error:
+        raise UserError(f"{index} is damaged ({error}); restore it with git checkout -- {index}")
+
+
+def load_shipped_judge(dataset, judges_dir=None):
+    """(judge, record) of the judge that ships for `dataset`, its file checked against the SHA-256
+    recorded when it was made; None where no judge ships for it."""
+    record = shipped_judges(judges_dir).get(dataset)
+    if record is None:
+        return None
+    path = Path(judges_dir or SHIPPED_JUDGES_DIR) / record["file"]
+    if not path.is_file():
+        raise UserError(f"the shipped {dataset} judge {path} is missing; restore it with git checkout -- {path}")
+    if sha256(path) != record["sha256"]:
+        raise UserError(f"{path} is damaged: its SHA-256 is not the one in {SHIPPED_INDEX}; "
+                        f"restore it with git checkout -- {path}")
+    judge, _ = gu.load_generator(path, verify=False)
+    return judge, dict(record, dataset=dataset, source="shipped")
+
+
+def record_shipped_judge(judges_dir, dataset, path, info):
+    """Adds (or replaces) a judge's record in judges.json: its file, SHA-256 and how it was made."""
+    index = shipped_judges(judges_dir)
+    index[dataset] = dict(file=Path(path).name, sha256=sha256(path),
+                          **{k: v for k, v in info.items() if k not in ("kind", "dataset")})
+    write_text(Path(judges_dir) / SHIPPED_INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
 @contextlib.contextmanager
-def _locked(path):
-    """Held by one process at a time: a second run that needs the same judge waits, then finds it."""
+def _locked(path, what):
+    """Held by one process at a time: a second run that needs the same judge says it waits, waits,
+    then finds it. The wait polls, so Ctrl-C stops it at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as lock:
         if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another run to finish training the {what} (lock {path}); "
+                      "Ctrl-C stops", flush=True)
+                while True:
+                    time.sleep(0.5)
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        pass
         yield
 
 
 def load_judge(dataset, judges_dir, train, test):
-    """(judge, info) for a dataset, given its (images, labels) splits: the cached judge trained on
-    these very training images, else a new one, trained now, tested on the test split and cached."""
+    """(judge, info) for a dataset, given its (images, labels) splits: the shipped judge where there
+    is one; else the cached judge trained on these very training images; else a new one, trained
+    now, tested on the test split and cached in `judges_dir`."""
+    shipped = load_shipped_judge(dataset)
+    if shipped is not None:
+        return shipped
     (train_images, train_labels), (test_images, test_labels) = train, test
     judges_dir = Path(judges_dir or default_judge_dir())
     key = fingerprint(train_images)
     path = judges_dir / f"{dataset}-{key.replace(':', '-')}.h5"
-    with _locked(judges_dir / f".{dataset}.lock"):
+    with _locked(judges_dir / f".{dataset}.lock", f"{gd.DATASETS[dataset]['title']} judge"):
         if path.is_file():
             judge, info = gu.load_generator(path)
             if info.get("fingerprint") == key:
-                return judge, info
-        return _train_judge(dataset, path, key, (train_images, train_labels), (test_images, test_labels))
+                return judge, dict(info, source="trained on this machine")
+        print(f"No {gd.DATASETS[dataset]['title']} judge ships with these scripts, so one is trained now to measure "
+              f"the generated images, once per machine (cached in {judges_dir}); --eval-samples 0 skips "
+              "measuring and the judge.", flush=True)
+        judge, info = train_judge(dataset, path, (train_images, train_labels), (test_images, test_labels))
+        return judge, dict(info, source="trained on this machine")
 
 
-def _train_judge(dataset, path, key, train, test):
+def expected_minutes(dataset, n_images):
+    steps = -(-n_images // JUDGE_BATCH) * JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
+    return steps * JUDGE_STEP_SECONDS[gd.DATASETS[dataset]["shape"]] / 60
+
+
+def train_judge(dataset, path, train, test):
+    """A judge trained on the `train` split, tested on `test`, saved to `path`: (judge, info)."""
     (train_images, train_labels), (test_images, test_labels) = train, test
     title = gd.DATASETS[dataset]["title"]
     epochs = JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
-    print(f"training the {title} judge that measures the generated images ({epochs} epochs on "
-          f"{len(train_images)} images; once per machine, then cached in {path.parent})")
+    print(f"training the {title} judge: {epochs} epochs on {len(train_images):,} images, about "
+          f"{max(1, round(expected_minutes(dataset, len(train_images)))):,} min on a 2-core CPU", flush=True)
     judge = define_judge(train_images.shape[1:], len(gd.DATASETS[dataset]["classes"]))
-    judge.fit(gd.scale_images(train_images), train_labels, batch_size=JUDGE_BATCH, epochs=epochs, verbose=1)
+    judge.fit(gd.scale_images(train_images), train_labels, batch_size=JUDGE_BATCH, epochs=epochs,
+              verbose=1 if sys.stdout.isatty() else 2)
     _, accuracy = judge.evaluate(gd.scale_images(test_images), test_labels, batch_size=500, verbose=0)
-    info = dict(kind="judge", dataset=dataset, test_accuracy=float(accuracy), test_images=len(test_images),
-                epochs=epochs, fingerprint=key)
-    gu.save_generator(judge, path, **info)
-    print(f"{title} judge: {accuracy:.2%} right on the {len(test_images)} real test images; saved to {path}")
+    info = gu.save_generator(judge, path, kind="judge", dataset=dataset, test_accuracy=float(accuracy),
+                             test_images=len(test_images), epochs=epochs, fingerprint=fingerprint(train_images),
+                             trained=time.strftime("%Y-%m-%d"))
+    print(f"{title} judge: {accuracy:.2%} right on the {len(test_images):,} real test images; saved to {path}")
     return judge, info
+
+
+def describe(info):
+    """One line on which judge measured: "the shipped MNIST judge (99.3% on 10,000 test images, ...)"."""
+    title = gd.DATASETS[info["dataset"]]["title"]
+    where = f"the shipped {title} judge" if info.get("source") == "shipped" else f"a {title} judge trained on this machine"
+    digest = f", SHA-256 {info['sha256'][:12]}" if info.get("sha256") else ""
+    return f"{where} ({info['test_accuracy']:.2%} on {info['test_images']:,} real test images{digest})"
 
 
 def features_and_classes(judge):

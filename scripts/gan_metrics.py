@@ -19,7 +19,8 @@ from scipy.optimize import linear_sum_assignment
 import gan_data as gd
 import gan_utils as gu
 from gan_files import copy_file, write_csv
-from gan_judges import features_and_classes, judge_outputs, load_judge
+from gan_kinds import KINDS
+from gan_judges import describe, features_and_classes, judge_outputs, load_judge
 
 FULL_SAMPLES = 10000  # evaluate.py; the training scripts use --eval-samples (2,000)
 MAX_SAMPLES = 50000  # the most any flag asks for: the usual count for a published FID
@@ -120,33 +121,23 @@ def mean_ssim(images, targets):
 # Evaluating a generator.
 # ---------------------------------------------------------------------------------------
 
-PRIMARY = {"gan": ("fid", "lower"), "dcgan": ("fid", "lower"), "cgan": ("class_agreement", "higher"),
-           "acgan": ("class_agreement", "higher"), "infogan": ("code_accuracy", "higher"),
-           "pix2pix": ("l1", "lower")}
-
-
-def generator_inputs(info, n, rng):
-    """n inputs for a generator and the class (or code value) each one asks for, balanced."""
-    z_input = rng.standard_normal((n, info["latent_dim"]), dtype="float32")
-    asked = np.arange(n) % (info.get("n_cat") or info["n_classes"] or 1)
-    if info["kind"] == "infogan":
-        cont = rng.uniform(-1, 1, (n, info["n_cont"]))
-        return np.hstack((z_input, np.eye(info["n_cat"])[asked], cont)).astype("float32"), asked
-    if info["n_classes"]:
-        return [z_input, asked], asked
-    return z_input, asked
+def load_measuring_data(dataset, judges_dir, data_dir=None):
+    """What measuring a dataset's generators reads: (judge, judge info, training split, test split)."""
+    train = gd.load_dataset(dataset, data_dir, "train")
+    test = gd.load_dataset(dataset, data_dir, "test")
+    judge, judge_info = load_judge(dataset, judges_dir, train, test)
+    return judge, judge_info, train, test
 
 
 class ImageEvaluator:
     """FID and KID against the real test split in the judge's feature space, and for conditional
     generators the class agreement, for InfoGAN the code accuracy."""
 
-    def __init__(self, info, judges_dir, data_dir=None):
-        self.info, self.kind = info, info["kind"]
-        train_images, train_labels = gd.load_dataset(info["dataset"], data_dir, "train")
-        test_images, test_labels = gd.load_dataset(info["dataset"], data_dir, "test")
-        self.judge, self.judge_info = load_judge(info["dataset"], judges_dir, (train_images, train_labels),
-                                                 (test_images, test_labels))
+    def __init__(self, info, judges_dir, data_dir=None, measuring=None):
+        self.info, kind = info, KINDS[info["kind"]]
+        self.inputs, self.primary, self.lower_is_better = kind.inputs, kind.primary, kind.lower_is_better
+        measuring = measuring or load_measuring_data(info["dataset"], judges_dir, data_dir)
+        self.judge, self.judge_info, (train_images, train_labels), (test_images, test_labels) = measuring
         trained_on = info.get("trained_on")
         if trained_on and trained_on != gd.DATASETS[info["dataset"]]["classes"]:
             test_images, _ = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
@@ -155,7 +146,6 @@ class ImageEvaluator:
         self.test_images = gd.scale_images(test_images)
         self.judge_model = features_and_classes(self.judge)
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
-        self.primary, self.better = PRIMARY[self.kind]
 
     def images_vs_test(self, images):
         features, predicted = judge_outputs(self.judge_model, images)
@@ -164,14 +154,14 @@ class ImageEvaluator:
 
     def __call__(self, g_model, n, seed=0):
         """The same n inputs (for a seed) at every call, so that epochs differ only by the generator."""
-        inputs, asked = generator_inputs(self.info, n, np.random.default_rng(seed))
+        inputs, asked = self.inputs(self.info, n, np.random.default_rng(seed))
         images = g_model.predict(inputs, batch_size=500, verbose=0)
         results, predicted = self.images_vs_test(images)
         results = dict(samples=n, **results)
-        if self.kind in ("cgan", "acgan"):
+        if self.primary == "class_agreement":
             results["class_agreement"], per_class = class_agreement(predicted, asked, self.info["n_classes"])
             results["per_class"] = dict(zip(self.info["class_names"], per_class))
-        if self.kind == "infogan":
+        if self.primary == "code_accuracy":
             n_digits = len(gd.DATASETS[self.info["dataset"]]["classes"])
             results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)
         return results
@@ -188,7 +178,7 @@ class ImageEvaluator:
 class TranslationEvaluator:
     """Pix2Pix: L1, PSNR and SSIM of translations against their targets on validation pairs."""
 
-    primary, better = PRIMARY["pix2pix"]
+    primary, lower_is_better = KINDS["pix2pix"].primary, KINDS["pix2pix"].lower_is_better
 
     def __init__(self, pairs):
         self.sources, self.targets = pairs
@@ -208,10 +198,10 @@ class TranslationEvaluator:
         return {"identity (the source itself)": self.scores(self.sources[:n], self.targets[:n])}
 
 
-def evaluator_for(info, judges_dir, data_dir=None, pairs=None):
+def evaluator_for(info, judges_dir, data_dir=None, pairs=None, measuring=None):
     if info["kind"] == "pix2pix":
         return TranslationEvaluator(pairs)
-    return ImageEvaluator(info, judges_dir, data_dir)
+    return ImageEvaluator(info, judges_dir, data_dir, measuring)
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,7 +228,16 @@ class QualityLog:
         self.judge_dir = judge_dir
         self.path = self.out_dir / "metrics.csv"
         self.rows = self._read() if resume else []
-        self.evaluator = None
+        self.evaluator = self.measuring = None
+
+    def prepare(self, dataset):
+        """Before the first step: the test split and the judge that will measure the run, so that a
+        missing or damaged file stops the run before it trains, and a judge is trained (or waited
+        for) now rather than after the first epoch."""
+        if self.samples and dataset in gd.DATASETS:
+            with numpy_random_state_kept():
+                self.measuring = load_measuring_data(dataset, self.judge_dir, self.data_dir)
+            print(f"measuring with {describe(self.measuring[1])}")
 
     def _read(self):
         if not self.path.is_file():
@@ -251,7 +250,7 @@ class QualityLog:
         if best is None:
             return True
         value, old = row[self.evaluator.primary], best[self.evaluator.primary]
-        return value < old if self.evaluator.better == "lower" else value > old
+        return value < old if self.evaluator.lower_is_better else value > old
 
     def best(self):
         best = None
@@ -269,7 +268,7 @@ class QualityLog:
         with numpy_random_state_kept():
             if self.evaluator is None:
                 self.evaluator = evaluator_for(gu.read_generator_info(snapshot), self.judge_dir,
-                                               self.data_dir, self.pairs)
+                                               self.data_dir, self.pairs, self.measuring)
             results = self.evaluator(g_model, self.samples)
             if raw_model is not None:
                 results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]
@@ -284,6 +283,10 @@ class QualityLog:
             best = row
         print(f"epoch {epoch}: {self.summary(row)}; best so far: epoch {best['epoch']:.0f} "
               f"({self.evaluator.primary} {best[self.evaluator.primary]:.4g})")
+
+    def judge(self):
+        """Which judge measures this run, in words; None when none does (Pix2Pix, measuring off)."""
+        return describe(self.measuring[1]) if self.measuring else None
 
     def summary(self, row):
         """The primary figure first, the raw generator's beside it, then the rest."""

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from gan_files import atomic_write, write_text
-from gan_metrics import PRIMARY
+from gan_kinds import primary_figures
 
 RUN_INFO = "run.json"
 PROGRESS_DIR = "progress"  # one frame per summary: the same inputs drawn each time
@@ -148,11 +148,11 @@ def loss_chart(rows):
 
 
 def primary_figure(columns):
-    """The figure generator_best.h5 is chosen by (gan_metrics.PRIMARY): the kind's own measure,
-    FID for the unconditional GANs; and whether lower is better."""
-    better = dict(PRIMARY.values())
-    primary = next((name for name in better if name in columns and name != "fid"), "fid")
-    return primary, better[primary] == "lower"
+    """The figure generator_best.h5 is chosen by (gan_kinds.KINDS): the kind's own measure, FID
+    for the unconditional GANs; and whether lower is better."""
+    lower_is_better = primary_figures()
+    primary = next((name for name in lower_is_better if name in columns and name != "fid"), "fid")
+    return primary, lower_is_better[primary]
 
 
 def quality_section(rows, best_name):
@@ -198,10 +198,11 @@ def write_report(out_dir):
     frames = sorted((out_dir / PROGRESS_DIR).glob("e*.png"))
     seconds = float(info.get("seconds", 0))
     rate = f"{len(losses) / seconds:.2f} steps/s" if seconds and losses else "not measured yet"
-    facts = [("script", info.get("script", out_dir.name)), ("state", None),
+    steps = f"{len(losses):,}" + (f" of {int(info['steps_total']):,}" if info.get("steps_total") else "")
+    facts = [("script", info.get("script", out_dir.name)), ("state", None), ("steps", steps),
              ("command", info.get("command")), ("started", info.get("started")),
              ("time trained", f"{seconds / 60:.1f} min" if seconds else None), ("speed", rate),
-             ("machine", info.get("machine")), ("backend", info.get("backend"))]
+             ("machine", info.get("machine")), ("backend", info.get("backend")), ("measured by", info.get("judge"))]
     rows = "".join(f"<tr><th>{name}</th><td>{state_line(info, out_dir) if name == 'state' else html.escape(str(v))}"
                    "</td></tr>" for name, v in facts if v is not None or name == "state")
     settings = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"

@@ -3,7 +3,6 @@ checkpoint (gan_checkpoint.py), the moving-average generator, the quality log
 (gan_metrics.py); and the command line every training script shares."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import argparse
 import os
 import platform
 import shlex
@@ -13,6 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+try:
+    import fcntl  # POSIX: the output folder's lock
+except ImportError:  # Windows: no lock; the other refusals still stand
+    fcntl = None
+
 import keras
 import matplotlib
 
@@ -21,19 +25,37 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import gan_metrics as gm  # noqa: E402
-from gan_checkpoint import Checkpoint, Interrupted, stop_requests_handled  # noqa: E402
+from gan_checkpoint import Checkpoint, saved_epoch  # noqa: E402
+from gan_cli import (MAX_SEED, ArgumentParser, Interrupted, check_folders, format_duration, fraction, int_up_to,  # noqa: E402
+                     positive_int, resume_command, seed)
 import gan_utils as gu  # noqa: E402
 from gan_devices import add_flags as add_device_flags, device_count, splitting_batches, use_devices, use_precision  # noqa: E402,E501
-from gan_files import REPO_DIR, ArgumentParser, UserError, atomic_write, one_line, remove_partial_files, write_csv  # noqa: E402
+from gan_kinds import progress_inputs  # noqa: E402
+from gan_files import REPO_DIR, UserError, atomic_write, remove_partial_files, write_csv  # noqa: E402
 from gan_report import PROGRESS_DIR, read_run_info, save_frame, update_run_info, write_progress_gif, write_report  # noqa: E402,E501
 
 EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (gan_metrics.py)
 EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
 BATCHNORM_BATCHES = 20  # batches that re-estimate the averaged generator's BatchNormalization statistics
 BATCHNORM_BATCH_SIZE = 256
-PROGRESS_IMAGES = 64  # images in each progress.gif frame (Pix2Pix: PROGRESS_PAIRS pairs)
-PROGRESS_COLUMNS = 8
-PROGRESS_PAIRS = 3
+PROGRESS_PAIRS = 3  # Pix2Pix's progress frames; every other kind's: gan_kinds.progress_inputs
+RUN_LOCK = ".run.lock"  # in the output folder, held by the run writing there
+EARLIER_PREFIX = "earlier-"  # --fresh moves an earlier run's files into earlier-<date>-<time>/
+_HELD_LOCKS = {}  # this process's output-folder locks by folder, open until it exits
+REFRESH_SECONDS = 60  # losses.csv, losses.png and the report are rewritten during an epoch this often,
+REFRESH_STEPS = 500  # or after this many steps, whichever comes first
+
+
+class ResumedProgbar(keras.utils.Progbar):
+    """Keras' progress bar, whose time estimate counts only the steps this session ran: a bar
+    resumed at step `first` would otherwise take the steps before it as done in no time."""
+
+    def __init__(self, target, first, **kwargs):
+        super().__init__(target, **kwargs)
+        self.first = first
+
+    def _estimate_step_duration(self, current, now):
+        return super()._estimate_step_duration(current - self.first, now)
 
 
 class LossLog:
@@ -45,9 +67,9 @@ class LossLog:
         self.rows = []
         self.progbar = None
 
-    def start_epoch(self, epoch, n_epochs, steps):
+    def start_epoch(self, epoch, n_epochs, steps, first=0):
         print(f"Epoch {epoch}/{n_epochs}")
-        self.progbar = keras.utils.Progbar(steps, stateful_metrics=self.names)
+        self.progbar = ResumedProgbar(steps, first, stateful_metrics=self.names)
 
     def step(self, epoch, step, *losses):
         losses = [float(v) for v in losses]
@@ -147,6 +169,9 @@ class Run:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names)
+        self.quality = gm.QualityLog(self.out_dir, options.eval_samples, options.data_dir, pairs=pairs,
+                                     resume=options.resume, judge_dir=options.judge_dir)
+        self.quality.prepare(settings.get("dataset"))
         self.average = AveragedGenerator(g_model, ema_decay, batchnorm_inputs) if ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
         precision = keras.mixed_precision.global_policy().name
@@ -158,9 +183,7 @@ class Run:
         self.distribution = keras.distribution.distribution()
         keras.distribution.set_distribution(None)
         self._start_report(settings, options)
-        self.quality = gm.QualityLog(self.out_dir, options.eval_samples, options.data_dir, pairs=pairs,
-                                     resume=options.resume, judge_dir=options.judge_dir)
-        self.epoch = self.step = self.n_epochs = 0
+        self.epoch = self.step = self.n_epochs = self.steps_per_epoch = 0
 
     def epochs(self, n_epochs):
         """The epochs still to train (from 0); a checkpoint after each, every `checkpoint_every`."""
@@ -174,7 +197,9 @@ class Run:
         first = self.checkpoint.first_step(self.epoch)
         if self.epoch == self.checkpoint.epoch:
             self._header(n_steps)
-        self.log.start_epoch(self.epoch + 1, self.n_epochs, n_steps)
+        self.steps_per_epoch = n_steps
+        self.log.start_epoch(self.epoch + 1, self.n_epochs, n_steps, first)
+        refreshed, refreshed_at = time.time(), first
         with splitting_batches(self.distribution):
             for self.step in range(first, n_steps):
                 yield self.step
@@ -183,6 +208,11 @@ class Run:
                 except Interrupted:
                     self._report(state="interrupted", resume_command=resume_command())
                     raise
+                if self.step + 1 < n_steps and (self.step + 1 - refreshed_at >= REFRESH_STEPS
+                                                or time.time() - refreshed > REFRESH_SECONDS):
+                    self.log.save()
+                    self._report(state="running")
+                    refreshed, refreshed_at = time.time(), self.step + 1
         self.log.save()
         if self.epoch == self.checkpoint.epoch and n_steps > first and self.epoch + 1 < self.n_epochs:
             self._estimate(n_steps - first, n_steps)
@@ -197,7 +227,8 @@ class Run:
             self.average.update(len(self.log.rows))
 
     def summary_due(self, eval_every):
-        return (self.epoch + 1) % eval_every == 0 or self.epoch + 1 == self.n_epochs
+        """Every `eval_every` epochs, after the first (a first look within minutes) and the last."""
+        return self.epoch == 0 or (self.epoch + 1) % eval_every == 0 or self.epoch + 1 == self.n_epochs
 
     def sample_generator(self):
         """The generator the grids, snapshots and metrics show: the average, when it is on."""
@@ -228,11 +259,11 @@ class Run:
                         machine=f"{platform.machine()}, {os.cpu_count()} cores",
                         backend=f"{keras.backend.backend()}, {device_count(self.distribution)} device(s), "
                                 f"{keras.mixed_precision.global_policy().name}",
-                        hyperparameters=dict(settings, **flags), state="starting")
+                        hyperparameters=dict(settings, **flags), judge=self.quality.judge(), state="starting")
 
     def _report(self, **fields):
-        update_run_info(self.out_dir, seconds=self.checkpoint.seconds(),
-                        updated=time.strftime("%Y-%m-%d %H:%M:%S"), **fields)
+        update_run_info(self.out_dir, seconds=self.checkpoint.seconds(), updated=time.strftime("%Y-%m-%d %H:%M:%S"),
+                        steps_total=self.steps_per_epoch * self.n_epochs, **fields)
         write_report(self.out_dir)
 
     def _draw_progress(self, snapshot):
@@ -240,14 +271,13 @@ class Run:
         Pix2Pix: the first validation pairs, source, translation and target in rows."""
         info = gu.read_generator_info(snapshot)
         g_model = self.sample_generator()
-        if info["kind"] == "pix2pix":
+        if self.pairs is not None:
             sources, targets = (part[:PROGRESS_PAIRS] for part in self.pairs)
             translate = gu.in_training_mode(g_model)  # as the script draws it: pix2pix_maps.py
             made = np.concatenate([translate.predict_on_batch(x[None]) for x in sources])
             images, n_cols = np.concatenate([sources, made, targets]), len(sources)
         else:
-            n_cols = info.get("n_cat") or info["n_classes"] or PROGRESS_COLUMNS
-            inputs, _ = gm.generator_inputs(info, n_cols * max(2, PROGRESS_IMAGES // n_cols), np.random.default_rng(0))
+            inputs, n_cols = progress_inputs(info, np.random.default_rng(0))
             images = g_model.predict(inputs, batch_size=256, verbose=0)
         save_frame(images, n_cols, self.out_dir / PROGRESS_DIR / f"e{self.epoch + 1:03d}.png")
 
@@ -270,66 +300,6 @@ class Run:
 # Command line.
 # ---------------------------------------------------------------------------------------
 
-MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
-
-
-def _whole_number(text, minimum, maximum=None):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"{value} must be {minimum} or more")
-    if maximum is not None and value > maximum:
-        raise argparse.ArgumentTypeError(f"{value} is over the limit of {maximum:,}")
-    return value
-
-
-def positive_int(text):
-    return _whole_number(text, 1)
-
-
-def non_negative_int(text):
-    return _whole_number(text, 0)
-
-
-def int_up_to(maximum, minimum=1):
-    """A flag's type: a whole number from `minimum` to `maximum`, named in the error."""
-    return lambda text: _whole_number(text, minimum, maximum)
-
-
-def seed(text):
-    return _whole_number(text, 0, MAX_SEED)
-
-
-def finite_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
-    if not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-    return value
-
-
-def fraction(text):
-    value = finite_float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 0 and below 1")
-    return value
-
-
-def resume_command():
-    """The command line that goes on from this run's checkpoint."""
-    argv = ["python", *sys.argv]
-    return shlex.join(argv if "--resume" in argv else argv + ["--resume"])
-
-
-def format_duration(seconds):
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min" if minutes else f"{seconds:.0f} s"
-
-
 def default_out(name):
     return REPO_DIR / "outputs" / name
 
@@ -347,6 +317,9 @@ def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_ev
     parser.add_argument("--out", default=None, help="output folder (default: outputs/<script>/)")
     parser.add_argument("--seed", type=seed, default=None, help=f"seed for repeatable runs (0 to {MAX_SEED})")
     parser.add_argument("--resume", action="store_true", help="go on from the output folder's checkpoint")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over in an output folder that holds a run, moving its files into a dated "
+                             "subfolder first")
     parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every,
                         help="epochs between checkpoints (one is also written on Ctrl-C)")
     parser.add_argument("--eval-samples", type=int_up_to(gm.MAX_SAMPLES, minimum=0), default=EVAL_SAMPLES,
@@ -356,16 +329,10 @@ def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_ev
                         help="decay of the generator's moving average, which the grids, snapshots and metrics "
                              "use; 0 turns it off (the tutorial)")
     parser.add_argument("--judge-dir", default=None,
-                        help="where judges are cached (default: judges/ under KERAS_HOME or ~/.keras)")
+                        help="where judges for datasets without a shipped one are cached "
+                             "(default: judges/ under KERAS_HOME or ~/.keras)")
     add_device_flags(parser)
     return parser
-
-
-def check_folders(**flags):
-    """Folder flags (data_dir="...") that name an existing file instead of a folder."""
-    for flag, path in flags.items():
-        if path is not None and Path(path).exists() and not Path(path).is_dir():
-            raise UserError(f"--{flag.replace('_', '-')} {path} is a file; it should name a folder")
 
 
 def prepare_run(args, out_name, batch_split=2):
@@ -383,7 +350,65 @@ def prepare_run(args, out_name, batch_split=2):
         tempfile.NamedTemporaryFile(dir=out).close()
     except OSError as error:
         raise UserError(f"cannot write to the output folder {out} ({error.strerror})")
+    claim_output_folder(out, resume=args.resume, fresh=args.fresh, epochs=args.epochs)
     return out
+
+
+def claim_output_folder(out, *, resume, fresh, epochs):
+    """One run per output folder. A lock held for the run's life (the system releases it however
+    the process ends) refuses a second run into the folder, naming the first. A run found there is
+    never overwritten: --resume goes on with it, --fresh moves its files aside into a dated
+    subfolder; without either it is refused. --resume of a run already at --epochs writes nothing."""
+    lock = _HELD_LOCKS.get(out.resolve()) or open(out / RUN_LOCK, "a+")
+    if fcntl is not None and out.resolve() not in _HELD_LOCKS:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "a process that has not said which"
+            lock.close()
+            raise UserError(f"{out} is in use by another run ({holder}); wait for it to end or choose another --out")
+    checkpoint = out / "checkpoint.npz"
+    if resume and fresh:
+        raise UserError("--resume and --fresh cannot go together: --resume continues the run in the folder, "
+                        "--fresh starts over")
+    if fresh:
+        moved = move_earlier_run(out)
+        if moved:
+            print(f"--fresh: the earlier run's files are in {moved}")
+    elif checkpoint.is_file() and not resume:
+        finished = read_run_info(out).get("state") == "finished"
+        raise UserError(f"{out} holds {'a finished' if finished else 'an unfinished'} run: add --resume to "
+                        f"{'train it further (with a larger --epochs)' if finished else 'continue it'}, or "
+                        "--fresh to start over (its files are moved aside, not deleted)")
+    elif checkpoint.is_file() and (done := saved_epoch(checkpoint)) is not None and done >= epochs:
+        print(f"the run in {out} is already at epoch {done} (--epochs {epochs}): nothing to train; "
+              "give a larger --epochs to go on")
+        sys.exit(0)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"process {os.getpid()}: {shlex.join(['python', *sys.argv])}, "
+               f"started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    lock.flush()
+    _HELD_LOCKS[out.resolve()] = lock
+
+
+def move_earlier_run(out):
+    """Every file and folder of an earlier run in `out` into out/earlier-<date>-<time>/, or None
+    when there was nothing to move."""
+    entries = [p for p in out.iterdir() if p.name != RUN_LOCK and not p.name.startswith(EARLIER_PREFIX)]
+    if not entries:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    earlier = out / f"{EARLIER_PREFIX}{stamp}"
+    for k in range(1, 1000):
+        if not earlier.exists():
+            break
+        earlier = out / f"{EARLIER_PREFIX}{stamp}-{k}"
+    earlier.mkdir()
+    for entry in entries:
+        entry.rename(earlier / entry.name)
+    return earlier
 
 
 def check_batch(n_batch, n_images):
@@ -391,24 +416,3 @@ def check_batch(n_batch, n_images):
         raise UserError(f"--batch-size {n_batch} is larger than the dataset ({n_images} images)")
 
 
-def run_main(main, argv=None):
-    """Run `main`: a UserError, or a file that cannot be read or written, becomes one line on
-    stderr and exit status 2; Ctrl-C and SIGTERM stop training after the current step, with a
-    checkpoint (exit status 130)."""
-    started = time.time()
-    try:
-        with stop_requests_handled():
-            main(argv)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or one_line(error)}", file=sys.stderr)
-        sys.exit(2)
-    except Interrupted as stop:
-        print(stop, file=sys.stderr)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        print(f"interrupted after {time.time() - started:.0f} s", file=sys.stderr)
-        sys.exit(130)

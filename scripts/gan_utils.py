@@ -2,6 +2,7 @@
 loading a generator with what it is, and the discriminator's freeze and unfreeze."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,9 +16,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_files import UserError, atomic_write  # noqa: E402
+from gan_files import UserError, atomic_write, image_format  # noqa: E402
 
 GENERATOR_INFO_ATTR = "gan_generator_info"
+GRID_DPI = 100
 
 
 def generate_real_samples(dataset, n_samples, real_target=1.0):
@@ -95,25 +97,38 @@ def freeze_discriminator(d_model, batchnorm):
                 variable.trainable = False
 
 
+def tile(images, n_cols, gap=0, background=1.0):
+    """Images (N, H, W, C) as one picture, n_cols to a row, `gap` pixels of `background` between them."""
+    n, height, width, channels = images.shape
+    n_rows = -(-n // n_cols)
+    picture = np.full((n_rows * (height + gap) - gap, n_cols * (width + gap) - gap, channels), background,
+                      images.dtype)
+    for k, image in enumerate(images):
+        row, col = divmod(k, n_cols)
+        picture[row * (height + gap):row * (height + gap) + height, col * (width + gap):col * (width + gap) + width] = image
+    return picture
+
+
 def save_grid(images, path, n_cols, col_titles=None, title=None):
-    """Images in [-1, 1] as a grid: grey reversed (as the tutorials draw them) or colour."""
-    images = np.clip((np.asarray(images) + 1) / 2, 0, 1)
-    n_rows = -(-len(images) // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols, n_rows + 0.4 * bool(col_titles)),
-                             squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < len(images):
-            image = images[k]
-            if image.shape[-1] == 1:
-                ax.imshow(image[..., 0], cmap="gray_r", vmin=0, vmax=1)
-            else:
-                ax.imshow(image)
-    for ax, label in zip(axes[0], col_titles or []):
-        ax.set_title(label, fontsize=8)
+    """Images in [-1, 1] as a grid: grey reversed (as the tutorials draw them) or colour; PNG or JPEG
+    by the path's suffix. Drawn as one picture, so a 100x100 grid takes seconds, not minutes."""
+    images = np.clip((np.asarray(images, "float32") + 1) / 2, 0, 1)
+    grey = images.shape[-1] == 1
+    n_rows, (height, width) = -(-len(images) // n_cols), images.shape[1:3]
+    gap = max(1, height // 10)
+    picture = tile(images, n_cols, gap, background=0.0 if grey else 1.0)
+    cell = max(height / GRID_DPI, min(1.0, 28 / max(n_rows, n_cols)))  # inches a cell: 1 for small grids
+    header = 0.3 * bool(col_titles) + 0.4 * bool(title)
+    fig = plt.figure(figsize=(n_cols * cell, n_rows * cell + header), dpi=GRID_DPI)
+    ax = fig.add_axes((0, 0, 1, n_rows * cell / (n_rows * cell + header)))
+    ax.imshow(picture[..., 0] if grey else picture, cmap="gray_r" if grey else None, vmin=0, vmax=1,
+              interpolation="nearest", aspect="auto")
+    ax.axis("off")
+    for k, label in enumerate(col_titles or []):
+        ax.text(k * (width + gap) + width / 2, -gap, label, ha="center", va="bottom", fontsize=8)
     if title:
-        fig.suptitle(title)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+        fig.suptitle(title, y=1 - 0.1 / (n_rows * cell + header))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=image_format(path)))
     plt.close(fig)
 
 
@@ -126,21 +141,33 @@ def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
 
 
 def save_image(image, path):
-    """One image in [-1, 1] as a PNG of its own size."""
+    """One image in [-1, 1] as a PNG (or JPEG, by the suffix) of its own size."""
     pixels = np.clip((np.asarray(image) + 1) * 127.5, 0, 255).round().astype(np.uint8)
-    atomic_write(path, lambda tmp: Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(tmp, "PNG"))
+    picture = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
+    atomic_write(path, lambda tmp: picture.save(tmp, image_format(path).upper()))
+
+
+def weights_digest(model):
+    """SHA-256 of a model's weights, in order: what proves a saved file still holds them."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
 
 
 def save_generator(g_model, path, **info):
     """A generator (or InfoGAN's Q model, or a judge) as .h5, with what sample.py and evaluate.py
-    need to know stored inside."""
+    need to know stored inside, and the checksum of its weights; returns that info. The
+    optimizer's state stays out: it is the checkpoint's."""
+    info = dict(info, weights_sha256=weights_digest(g_model))
 
     def write(tmp):
-        g_model.save(tmp)
+        g_model.save(tmp, include_optimizer=False)
         with h5py.File(tmp, "a") as f:
             f.attrs[GENERATOR_INFO_ATTR] = json.dumps(info)
 
     atomic_write(path, write)
+    return info
 
 
 def read_generator_info(path):
@@ -158,13 +185,21 @@ def read_generator_info(path):
     return json.loads(raw)
 
 
-def load_generator(path):
-    """(model, info) of a generator saved by `save_generator`."""
+def load_generator(path, verify=True):
+    """(model, info) of a generator saved by `save_generator`, its weights checked against the
+    checksum saved with them (`verify=False`: the whole file was checked already). A file saved
+    before the checksums loads with a one-line note."""
     info = read_generator_info(path)
     try:
-        return keras.models.load_model(path, compile=False), info
+        model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a damaged model
         raise UserError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})")
+    if verify and "weights_sha256" not in info:
+        print(f"note: {path} carries no checksum of its weights (saved by an older version), so they are not checked")
+    elif verify and weights_digest(model) != info["weights_sha256"]:
+        raise UserError(f"{path} is damaged: its weights are not the ones saved (their checksum differs); "
+                        "use another snapshot")
+    return model, info
 
 
 def plot_architectures(out_dir, *models):

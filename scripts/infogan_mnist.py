@@ -49,7 +49,9 @@ import keras
 import numpy as np
 from keras import layers
 
+import gan_cli as cli
 import gan_data as gd
+import gan_kinds as gk
 import gan_run as gr
 import gan_utils as gu
 
@@ -67,7 +69,6 @@ LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
-SWEEP = np.linspace(-2, 2, 10)
 
 
 def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1)):
@@ -150,28 +151,14 @@ def generate_fake_samples(g_model, latent_dim, n_cat, n_samples, n_cont=N_CONT):
     return images, y
 
 
-def code_grid_inputs(latent_dim, n_cat, n_cont, n_cols=10):
-    """One row per categorical value, the same n_cols latent points in every row."""
-    z_latent = np.tile(np.random.randn(n_cols, latent_dim), (n_cat, 1))
-    cat_codes = np.repeat(np.eye(n_cat), n_cols, axis=0)
-    return np.hstack((z_latent, cat_codes, np.zeros((n_cat * n_cols, n_cont)))).astype("float32")
-
-
-def sweep_grid_inputs(latent_dim, n_cat, n_cont, code):
-    """One row per categorical value; along each row continuous code `code` goes from -2 to 2."""
-    z_input = code_grid_inputs(latent_dim, n_cat, n_cont, len(SWEEP))
-    z_input[:, latent_dim + n_cat + code] = np.tile(SWEEP, n_cat)
-    return z_input
-
-
 def summarize_performance(epoch, g_model, q_model, latent_dim, n_cat, out_dir, n_cont=N_CONT):
     """The per-value grid, one sweep grid per continuous code, and snapshots of G and Q."""
-    images = g_model.predict_on_batch(code_grid_inputs(latent_dim, n_cat, n_cont))
+    images = g_model.predict_on_batch(gk.code_grid_inputs(latent_dim, n_cat, n_cont))
     gu.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", 10,
                  title=f"epoch {epoch}: one row per categorical value")
     for code in range(n_cont):
-        images = g_model.predict_on_batch(sweep_grid_inputs(latent_dim, n_cat, n_cont, code))
-        gu.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(SWEEP),
+        images = g_model.predict_on_batch(gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, code))
+        gu.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(gk.SWEEP),
                      title=f"epoch {epoch}: continuous code {code} from -2 to 2")
     save_models(g_model, q_model, out_dir, f"_e{epoch:03d}", latent_dim, n_cat, n_cont, epoch)
     return out_dir / f"generator_e{epoch:03d}.h5"
@@ -195,7 +182,7 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
     run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
                  extra_models=[q_model], loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
                  batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont)[0],
-                 settings=dict(script="infogan_mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont,
+                 settings=dict(script="infogan_mnist", dataset="mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont,
                                batchnorm=batchnorm, batch_size=n_batch))
     for i in run.epochs(n_epochs):
         for j in run.steps(bat_per_epo):
@@ -220,7 +207,7 @@ def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_ep
 def main(argv=None):
     parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
                             ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--n-cat", type=gr.int_up_to(MAX_N_CAT), default=N_CAT,
+    parser.add_argument("--n-cat", type=cli.int_up_to(MAX_N_CAT), default=N_CAT,
                         help=f"values of the categorical code, at most {MAX_N_CAT}")
     parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
                         help="continuous codes")
@@ -241,4 +228,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

@@ -49,21 +49,18 @@ moves.
 """
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-from pathlib import Path
-
 import keras
 import numpy as np
 from keras import layers
-from PIL import Image, UnidentifiedImageError
 
+import gan_cli as cli
 import gan_data as gd
-import gan_files as gf
 import gan_run as gr
 import gan_utils as gu
 
 
 DIRECTION = "sat2map"  # or "map2sat"
-IMAGE_SHAPE = (256, 256, 3)
+IMAGE_SHAPE = gd.MAPS_IMAGE_SHAPE
 N_EPOCHS = 100
 N_BATCH = 1
 EVAL_EVERY = 10
@@ -72,8 +69,6 @@ LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
-MAPS_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz"
-PREPARED = {"train": "maps_256.npz", "val": "maps_256_val.npz"}
 
 
 def define_discriminator(image_shape=IMAGE_SHAPE):
@@ -150,74 +145,10 @@ def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN
     return model
 
 
-def load_pair(path):
-    """A 1200x600 maps JPEG as (satellite, map), each 256x256x3 uint8, or None if unreadable."""
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB").resize((512, 256), Image.BILINEAR))
-    except (UnidentifiedImageError, OSError):
-        return None
-    return pixels[:, :256], pixels[:, 256:]
-
-
-def load_images(folder):
-    """Every pair in one folder of the maps dataset, with a progress bar; unreadable files skipped."""
-    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
-    sat_list, map_list, skipped = [], [], []
-    progbar = keras.utils.Progbar(len(files))
-    for k, path in enumerate(files):
-        pair = load_pair(path)
-        if pair is None:
-            print(f"\nwarning: skipped {path}: not a readable image")
-            skipped.append(path)
-        else:
-            sat_list.append(pair[0])
-            map_list.append(pair[1])
-        progbar.update(k + 1)
-    if not sat_list:
-        raise gf.UserError(f"no readable image in {folder}")
-    return np.stack(sat_list), np.stack(map_list), skipped
-
-
-def find_maps(data_dir=None):
-    """The folder holding maps/ or the prepared arrays: --data-dir, else data/."""
-    places = [Path(data_dir)] if data_dir else [gd.LOCAL_DATA_DIR]
-    for place in places:
-        if (place / PREPARED["train"]).is_file() or (place / "maps" / "train").is_dir():
-            return place
-    raise gf.UserError(f"the maps dataset is not in {', '.join(str(p) for p in places)}: download "
-                       f"{MAPS_URL} and unpack it there (giving {places[0] / 'maps' / 'train'}/), "
-                       "or pass --data-dir DIR")
-
-
-def prepare_dataset(place):
-    """maps/train and maps/val (when present) -> maps_256.npz and maps_256_val.npz."""
-    skipped = []
-    for split, filename in PREPARED.items():
-        folder = place / "maps" / split
-        if not folder.is_dir():
-            if split == "train":
-                raise gf.UserError(f"{folder} is missing: unpack {MAPS_URL} into {place}")
-            continue
-        print(f"preparing {folder}")
-        sat_images, map_images, skipped_here = load_images(folder)
-        skipped += skipped_here
-        gf.save_npz(place / filename, sat=sat_images, map=map_images)
-        print(f"wrote {place / filename}: {len(sat_images)} pairs")
-    print(f"skipped {len(skipped)} unreadable file(s)")
-
-
 def load_real_samples(data_dir=None, split="train", direction=DIRECTION):
-    """[source images, target images] in [-1, 1], preparing the arrays first when missing."""
-    place = find_maps(data_dir)
-    if not (place / PREPARED["train"]).is_file():
-        prepare_dataset(place)
-    path = place / PREPARED[split]
-    if not path.is_file():
-        return None
-    arrays = gf.load_npz(path, ["sat", "map"], IMAGE_SHAPE)
-    sat_images, map_images = (gd.scale_images(arrays[k]) for k in ("sat", "map"))
-    return [sat_images, map_images] if direction == "sat2map" else [map_images, sat_images]
+    """[source images, target images] in [-1, 1], preparing the arrays first when missing; None
+    when the split is not there (maps/val/ is optional)."""
+    return gd.load_maps(data_dir, split, direction)
 
 
 def generate_real_samples(dataset, n_samples, patch_shape):
@@ -289,7 +220,7 @@ def main(argv=None):
                         help="see the script's docstring")
     args = parser.parse_args(argv)
     if args.prepare:
-        prepare_dataset(find_maps(args.data_dir))
+        gd.prepare_maps(gd.find_maps(args.data_dir))
         return
     out_dir = gr.prepare_run(args, f"pix2pix_{args.direction}", batch_split=1)
     dataset = load_real_samples(args.data_dir, "train", args.direction)
@@ -308,4 +239,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

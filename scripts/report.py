@@ -3,22 +3,26 @@
     python scripts/report.py outputs/cgan_fashion        # then open outputs/cgan_fashion/report.html
 
 Works on a finished run, on one still training (its own next summary rewrites both), and on a
-folder from a run older than the reports (the animation is then made of its sample grids).
+folder from a run older than the reports (the animation is then made of its sample grids). It
+loads neither Keras nor TensorFlow, so it takes a moment even on a busy machine.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gan_files import ArgumentParser, UserError  # noqa: E402
+from gan_cli import ArgumentParser, run_main  # noqa: E402
+from gan_files import UserError  # noqa: E402
 from gan_report import write_progress_gif, write_report  # noqa: E402
 
 
 def main(argv=None):
     parser = ArgumentParser(__doc__)
-    parser.add_argument("out_dir", help="a training script's output folder")
+    parser.add_argument("out_dir", help="a training script's output folder (or its report.html)")
     args = parser.parse_args(argv)
     out_dir = Path(args.out_dir)
+    if out_dir.name == "report.html" and not out_dir.is_dir():
+        out_dir = out_dir.parent
     if not out_dir.is_dir():
         raise UserError(f"no such folder: {out_dir}")
     if not any(out_dir.glob("losses.csv")) and not any(out_dir.glob("generated_plot_e*.png")):
@@ -29,8 +33,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main)

@@ -13,7 +13,8 @@
     python scripts/sample.py outputs/pix2pix_sat2map/generator.h5 --image 1.jpg --pair    # a 1200x600 pair
 
 The generator file says what it is (kind, latent size, classes, image shape), so no other
-flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG;
+flag is needed. --n sets the grid size or the number of interpolation steps; --out the PNG (or
+.jpg);
 --save-array also writes the images as a .npy array in [-1, 1].
 """
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
@@ -23,22 +24,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+import gan_cli as cli
+import gan_data as gd
 import gan_files as gf
-import gan_run as gr
+import gan_kinds as gk
 import gan_utils as gu
 
-import infogan_mnist
-import pix2pix_maps
 
-GENERATOR_KINDS = {"gan", "cgan", "dcgan", "acgan", "infogan", "pix2pix"}
 MAX_N = 100  # a 100x100 grid is 10,000 images, 2800x2800 pixels at 28x28
+MANY_IMAGES = 1000  # above this, generating shows a progress bar
 
 
 def parse_label(text, info):
     """A class number or a class name (any case) -> the class number."""
     names = info["class_names"]
-    if not info["n_classes"]:
-        raise gf.UserError(f"this generator ({info['kind']}) is unconditional: it takes no --label")
     by_name = {name.lower(): k for k, name in enumerate(names)}
     if text.lower() in by_name:
         return by_name[text.lower()]
@@ -51,29 +50,50 @@ def parse_label(text, info):
     return label
 
 
+def requested_modes(args):
+    """The sample.py modes the flags ask for (gan_kinds.MODE_FLAGS)."""
+    asked = dict(label=args.label is not None, per_class=args.per_class, code=args.code is not None,
+                 sweep=args.sweep is not None, point=args.point is not None, interpolate=args.interpolate,
+                 image=args.image is not None, pair=args.pair)
+    return [mode for mode, on in asked.items() if on]
+
+
+def check_modes(args, info, kind):
+    """Every flag the generator's kind takes (gan_kinds.KINDS), and --image for a Pix2Pix one."""
+    for mode in requested_modes(args):
+        if mode not in kind.modes:
+            raise gf.UserError(f"{gk.MODE_FLAGS[mode]} is for {gk.MODE_KINDS[mode]} generators; "
+                               f"this one is {info['kind']}")
+    if "image" in kind.modes and args.image is None:
+        raise gf.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
+
+
+def latent_inputs(args, latent_dim):
+    """(latent points, grid columns, title) for a point, an interpolation, or an n x n grid."""
+    n = args.n
+    if args.point is not None:
+        return np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}"
+    if args.interpolate:
+        start, end = gu.generate_latent_points(latent_dim, 2)
+        ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
+        return (1 - ratios) * start + ratios * end, n, "interpolation"
+    return gu.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
+
+
 def draw_infogan(args, info):
     """InfoGAN: rows per code value (default), one code value (--code), or a sweep (--sweep)."""
     latent_dim, n_cat, n_cont, n = info["latent_dim"], info["n_cat"], info["n_cont"], args.n
-    if args.label is not None or args.per_class:
-        raise gf.UserError("an InfoGAN generator has codes, not classes: use --code or --sweep")
     if args.code is not None and not 0 <= args.code < n_cat:
         raise gf.UserError(f"code {args.code} is out of range: this generator has codes 0-{n_cat - 1}")
     if args.sweep is not None:
         if not 0 <= args.sweep < n_cont:
             raise gf.UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
-        inputs = infogan_mnist.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep)
-        return inputs, len(infogan_mnist.SWEEP), None, f"continuous code {args.sweep} from -2 to 2, a row per value"
+        inputs = gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep)
+        return inputs, len(gk.SWEEP), None, f"continuous code {args.sweep} from -2 to 2, a row per value"
     if args.code is None and args.point is None and not args.interpolate:
-        return infogan_mnist.code_grid_inputs(latent_dim, n_cat, n_cont, n), n, None, "one row per code value"
+        return gk.code_grid_inputs(latent_dim, n_cat, n_cont, n), n, None, "one row per code value"
     code = args.code or 0
-    if args.point is not None:
-        noise, n_cols, title = np.full((1, latent_dim), args.point), 1, f"point {args.point}"
-    elif args.interpolate:
-        start, end = np.random.randn(2, latent_dim)
-        ratios = np.linspace(0, 1, n)[:, None]
-        noise, n_cols, title = (1 - ratios) * start + ratios * end, n, "interpolation"
-    else:
-        noise, n_cols, title = np.random.randn(n * n, latent_dim), n, f"{n}x{n} grid"
+    noise, n_cols, title = latent_inputs(args, latent_dim)
     one_hot = np.tile(np.eye(n_cat)[code], (len(noise), 1))
     inputs = np.hstack((noise, one_hot, np.zeros((len(noise), n_cont)))).astype("float32")
     return inputs, n_cols, None, f"{title}, code {code}"
@@ -81,35 +101,22 @@ def draw_infogan(args, info):
 
 def draw(args, info):
     """(generator inputs, number of grid columns, column titles, title) for the chosen mode."""
-    if info["kind"] == "infogan":
+    if "code" in gk.KINDS[info["kind"]].modes:
         return draw_infogan(args, info)
-    if args.code is not None or args.sweep is not None:
-        raise gf.UserError(f"--code and --sweep are for InfoGAN generators; this one is {info['kind']}")
     latent_dim, n, n_classes = info["latent_dim"], args.n, info["n_classes"]
-    label = parse_label(args.label, info) if args.label is not None else None
     if args.per_class:
-        if not n_classes:
-            raise gf.UserError(f"this generator ({info['kind']}) is unconditional: --per-class needs classes")
         z_input = gu.generate_latent_points(latent_dim, n * n_classes)
         labels = np.tile(np.arange(n_classes), n)
         titles = info["class_names"] if n_classes <= 10 else None
         return [z_input, labels], n_classes, titles, "one column per class"
-    if args.point is not None:
-        z_input, n_cols, title = np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}"
-    elif args.interpolate:
-        start, end = gu.generate_latent_points(latent_dim, 2)
-        ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
-        z_input, n_cols, title = (1 - ratios) * start + ratios * end, n, "interpolation"
-    else:
-        z_input, n_cols, title = gu.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
+    z_input, n_cols, title = latent_inputs(args, latent_dim)
     if not n_classes:
         return z_input, n_cols, None, title
-    if label is not None:
-        labels, title = np.full(len(z_input), label), f"{title}, class {info['class_names'][label]}"
-    elif args.point is None and not args.interpolate:
+    label = parse_label(args.label, info) if args.label is not None else None
+    if label is None and args.point is None and not args.interpolate:
         labels, title = np.random.randint(0, n_classes, len(z_input)), f"{title}, random classes"
     else:
-        label = np.random.randint(n_classes)
+        label = np.random.randint(n_classes) if label is None else label
         labels, title = np.full(len(z_input), label), f"{title}, class {info['class_names'][label]}"
     return [z_input, labels], n_cols, None, title
 
@@ -154,7 +161,7 @@ def translate(args, info, g_model):
             results.append(g_model.predict_on_batch(image[None])[0])
             gu.save_image(results[-1], out_dir / f"{path.stem}.png")
         print(f"wrote {len(results)} translations to {out_dir} ({len(files) - len(results)} skipped)")
-        return np.stack(results) if results else np.zeros((0, *pix2pix_maps.IMAGE_SHAPE))
+        return np.stack(results) if results else np.zeros((0, *gd.MAPS_IMAGE_SHAPE))
     if not source.is_file():
         raise gf.UserError(f"no such file or folder: {source}")
     generated = g_model.predict_on_batch(read_image(source, (256, 256))[None])
@@ -164,24 +171,31 @@ def translate(args, info, g_model):
     return generated
 
 
+def save_array(path, images):
+    """The images as a .npy array in [-1, 1], the name given the .npy NumPy adds."""
+    path = Path(path if str(path).endswith(".npy") else f"{path}.npy")
+    gf.atomic_write(path, lambda tmp: np.save(tmp, images))
+    print(f"wrote {path} {images.shape}")
+
+
 def parse_args(argv=None):
-    parser = gr.ArgumentParser(__doc__)
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts")
-    parser.add_argument("--n", type=gr.int_up_to(MAX_N), default=10,
+    parser.add_argument("--n", type=cli.int_up_to(MAX_N), default=10,
                         help=f"grid side (n x n images), rows per class, or interpolation steps; at most {MAX_N}")
     parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
-    parser.add_argument("--code", type=gr.non_negative_int, default=None, help="categorical code value (InfoGAN)")
+    parser.add_argument("--code", type=cli.non_negative_int, default=None, help="categorical code value (InfoGAN)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--per-class", action="store_true", help="one column per class")
-    mode.add_argument("--point", type=gr.finite_float, default=None, help="draw the latent vector filled with this value")
+    mode.add_argument("--point", type=cli.finite_float, default=None, help="draw the latent vector filled with this value")
     mode.add_argument("--interpolate", action="store_true", help="walk from one random latent point to another")
-    mode.add_argument("--sweep", type=gr.non_negative_int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
+    mode.add_argument("--sweep", type=cli.non_negative_int, default=None, help="sweep this continuous code from -2 to 2 (InfoGAN)")
     parser.add_argument("--image", default=None, help="Pix2Pix: an image file or a folder of them to translate")
     parser.add_argument("--pair", action="store_true", help="Pix2Pix: --image is a 1200x600 dataset pair")
-    parser.add_argument("--out", default=None, help="PNG to write, or folder for --image FOLDER "
-                                                    "(default: beside the generator)")
+    parser.add_argument("--out", default=None, help="image to write (.png, .jpg or .jpeg), or folder for "
+                                                    "--image FOLDER (default: a PNG beside the generator)")
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
-    parser.add_argument("--seed", type=gr.seed, default=None,
+    parser.add_argument("--seed", type=cli.seed, default=None,
                         help="seed for the same images again (default: new ones each run)")
     return parser.parse_args(argv)
 
@@ -192,31 +206,29 @@ def main(argv=None):
         np.random.seed(args.seed)
 
     info = gu.read_generator_info(args.generator)
-    if info["kind"] not in GENERATOR_KINDS:
-        raise gf.UserError(f"{args.generator} is an {info['kind']} model, not a generator")
-    if info["kind"] == "pix2pix" and args.image is None:
-        raise gf.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
-    if info["kind"] != "pix2pix" and (args.image is not None or args.pair):
-        raise gf.UserError(f"--image and --pair need a Pix2Pix generator; this one is {info['kind']}")
-    if info["kind"] == "pix2pix":
+    kind = gk.kind_of(info, args.generator)
+    check_modes(args, info, kind)
+    if "image" in kind.modes:
         g_model, _ = gu.load_generator(args.generator)
         images = translate(args, info, gu.in_training_mode(g_model))  # as trained: see pix2pix_maps.py
         if args.save_array:
-            np.save(args.save_array, images)
+            save_array(args.save_array, images)
         return
     inputs, n_cols, titles, title = draw(args, info)
-    g_model, _ = gu.load_generator(args.generator)
-    images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=0))
-
     mode_name = "per_class" if args.per_class else "point" if args.point is not None else \
         "interpolate" if args.interpolate else "sweep" if args.sweep is not None else "grid"
     out = Path(args.out) if args.out else Path(args.generator).with_name(f"sample_{mode_name}.png")
+    gf.image_format(out)
+    g_model, _ = gu.load_generator(args.generator)
+    n_images = len(inputs[0] if isinstance(inputs, list) else inputs)
+    if n_images > MANY_IMAGES:
+        print(f"generating {n_images:,} images, then drawing them into {out}")
+    images = np.asarray(g_model.predict(inputs, batch_size=256, verbose=int(n_images > MANY_IMAGES)))
     gu.save_grid(images, out, n_cols, col_titles=titles, title=title)
     print(f"wrote {out} ({len(images)} images, {title})")
     if args.save_array:
-        np.save(args.save_array, images)
-        print(f"wrote {args.save_array} {images.shape}")
+        save_array(args.save_array, images)
 
 
 if __name__ == "__main__":
-    gr.run_main(main)
+    cli.run_main(main)

@@ -56,6 +56,16 @@ def tiny_data(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def cgan_generator(tmp_path_factory):
+    """An untrained conditional generator, saved as cgan_fashion.py saves one."""
+    import cgan_fashion
+    path = tmp_path_factory.mktemp("generator") / "cgan.h5"
+    cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), path, 100, gd.FASHION_CLASSES, 0,
+                                "fashion_mnist")
+    return path
+
+
 def metrics_columns(out):
     """The header of a run's metrics.csv, after checking the run kept a best generator."""
     assert (out / "generator_best.h5").stat().st_size > 0
@@ -68,7 +78,7 @@ SMALL_EVAL = ["--eval-samples", "40"]  # what EVAL_SAMPLES is in tests, for scri
 def run_script(args, backend=None, timeout=600, env=None):
     """Run a script as a user does, on the given Keras backend (default: TensorFlow). JAX keeps
     what it compiles in one folder for the session: runs of the same models compile them once."""
-    env = dict(os.environ, KERAS_BACKEND=backend or "tensorflow", JAX_COMPILATION_CACHE_DIR=str(JAX_CACHE),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", **(env or {}))
+    env = {**os.environ, "KERAS_BACKEND": backend or "tensorflow", "JAX_COMPILATION_CACHE_DIR": str(JAX_CACHE),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", **(env or {})}
     return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)

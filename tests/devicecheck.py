@@ -19,9 +19,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cgan_fashion  # noqa: E402
+import gan_cli as cli  # noqa: E402
 import gan_devices  # noqa: E402
 import gan_files as gf  # noqa: E402
-import gan_run as gr  # noqa: E402
 import switchcheck  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def one_line_error(argv):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            gr.run_main(cgan_fashion.main, argv)
+            cli.run_main(cgan_fashion.main, argv)
         except SystemExit as stop:
             return stop.code, err.getvalue()
     return 0, err.getvalue()

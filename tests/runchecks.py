@@ -8,7 +8,7 @@ from PIL import Image
 
 import browser
 
-import gan_run as gr
+import gan_cli as cli
 import gan_utils as gu
 from conftest import SMALL_EVAL, run_script
 
@@ -44,7 +44,7 @@ def generator_images(path, inputs):
 def check_short_fashion_run(module, tiny_data, tmp_path):
     """Two epochs of two steps: every output written, each step logged once, and a generator that
     reloads, draws images in [-1, 1] and is the last snapshot."""
-    gr.run_main(module.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "2",
+    cli.run_main(module.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "2",
                               "--steps-per-epoch", "2", "--batch-size", "8", "--eval-every", "1", "--seed", "3"])
     for name in ["generated_plot_e001.png", "generated_plot_e002.png", "generator_e001.h5",
                  "generator_e002.h5", "generator.h5", "losses.csv", "losses.png"]:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import acgan_fashion
+import gan_cli as cli
 import gan_run as gr
 import gan_utils as gu
 import runchecks
@@ -32,6 +33,7 @@ def moved_names(record, model):
     return {name for name, moved in zip(record[f"{model}_names"], record[f"{model}_moved"]) if moved}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, batchnorm)
@@ -51,6 +53,7 @@ def test_default_is_the_documented_choice():
     assert '"batch-statistics" (default)' in acgan_fashion.__doc__
 
 
+@pytest.mark.slow
 def test_logged_losses_are_both_heads_per_batch_values(tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, "batch-statistics", steps=3)
     returned = [r["result"] for r in records]
@@ -83,8 +86,9 @@ def test_keras_returns_per_batch_losses_for_each_head():
     assert not np.allclose(after_b, (np.array(expected_a) + np.array(expected_b)) / 2, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data, tmp_path, capsys):
-    gr.run_main(acgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+    cli.run_main(acgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8"])
     out = capsys.readouterr().out
     assert "class-head accuracy on 20 real test images" in out
@@ -113,7 +117,7 @@ def test_short_run_writes_outputs_and_the_generator_respects_the_label(tiny_data
 def test_sample_draws_from_the_acgan_generator(tmp_path, flags, count):
     path = tmp_path / "generator.h5"
     acgan_fashion.save_generator(acgan_fashion.define_generator(100), path, 100, 0)
-    gr.run_main(sample.main, [str(path), "--out", str(tmp_path / "s.png"), "--save-array",
+    cli.run_main(sample.main, [str(path), "--out", str(tmp_path / "s.png"), "--save-array",
                               str(tmp_path / "a.npy"), *flags])
     assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
 
@@ -130,6 +134,7 @@ def test_fakes_for_the_discriminator_come_from_the_generator_in_training_mode():
     assert not np.allclose(g_model.predict_on_batch([z_input, labels]), expected, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_jax_backend_runs_it(tiny_data, tmp_path):
     pytest.importorskip("jax")
     run = run_script(["scripts/acgan_fashion.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
@@ -141,6 +146,7 @@ def test_jax_backend_runs_it(tiny_data, tmp_path):
     assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))
 
 
+@pytest.mark.slow
 def test_the_averaged_generator_normalises_with_statistics_measured_on_its_own_weights(tiny_data, tmp_path):
     """The trained generator's moving statistics belong to other weights; the average's are measured
     again on its own, so inference mode (predict, sample.py) sees the activations it produces."""

@@ -1,5 +1,5 @@
 """Every bad input a user may type gives one line on stderr and exit status 2, never a traceback.
-The README's "Bad input" table lists every case here."""
+The bad-input table in docs/interrupting.md lists every case here."""
 import importlib
 import re
 
@@ -8,8 +8,8 @@ import pytest
 
 import cgan_fashion
 import datafiles
+import gan_cli as cli
 import gan_data as gd
-import gan_run as gr
 from conftest import REPO, run_script
 
 TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
@@ -44,13 +44,14 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("cgan_fashion", ["--label-smoothing", "1"], "--label-smoothing: 1.0 must be at least 0 and below 1"),
     ("cgan_fashion", ["--label-smoothing", "-0.1"], "--label-smoothing: -0.1 must be at least 0 and below 1"),
     ("cgan_fashion", ["--data-dir", "TRUNCATED"], "train-images-idx3-ubyte.gz is corrupt or truncated"),
-    ("cgan_fashion", ["--data-dir", "MISSING"], "Fashion-MNIST (train) not found"),
+    ("cgan_fashion", ["--data-dir", "MISSING"], "does not exist"),
     ("cgan_fashion", ["--data-dir", "A_FILE"], "is a file; it should name a folder"),
     ("cgan_fashion", ["--judge-dir", "A_FILE", "DATA"], "is a file; it should name a folder"),
     ("cgan_fashion", ["--dataset", "emnist", "--data-dir", "EMPTY"], "EMNIST-balanced (train) not found"),
     ("cgan_fashion", ["--resume", "--batch-size", "8", "DATA"], "nothing to resume: no checkpoint in"),
     ("cgan_fashion", ["--resume", "--batch-size", "8", "--out", "CORRUPT_RUN", "DATA"], "is corrupt or truncated"),
     ("cgan_fashion", ["--out", "A_FILE", "DATA"], "cannot write to the output folder"),
+    ("cgan_fashion", ["--resume", "--fresh", "DATA"], "--resume and --fresh cannot go together"),
     ("dcgan_cifar10", ["--classes", "unicorn", "DATA"], "unknown CIFAR-10 class 'unicorn'"),
     ("infogan_mnist", ["--n-cont", "9"], "argument --n-cont: invalid choice: 9"),
     ("infogan_mnist", ["--n-cat", "0"], "--n-cat: 0 must be 1 or more"),
@@ -65,20 +66,21 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("sample", ["CGAN", "--label", "10"], "label 10 is out of range: this generator has classes 0-9"),
     ("sample", ["CGAN", "--label", "Hat"], "unknown class 'Hat'"),
     ("sample", ["CGAN", "--code", "-1"], "--code: -1 must be 0 or more"),
-    ("sample", ["CGAN", "--code", "3"], "--code and --sweep are for InfoGAN generators"),
-    ("sample", ["CGAN", "--image", "NOT_H5"], "--image and --pair need a Pix2Pix generator"),
+    ("sample", ["CGAN", "--code", "3"], "--code is for InfoGAN generators; this one is cgan"),
+    ("sample", ["CGAN", "--image", "NOT_H5"], "--image is for Pix2Pix generators; this one is cgan"),
     ("sample", ["CGAN", "--n", "-3"], "--n: -3 must be 1 or more"),
     ("sample", ["CGAN", "--n", "100000"], "--n: 100000 is over the limit of 100"),
     ("sample", ["CGAN", "--point", "nan"], "--point: nan is not a finite number"),
     ("sample", ["CGAN", "--point", "x"], "--point: 'x' is not a number"),
     ("sample", ["CGAN", "--seed", "-5"], "--seed: -5 must be 0 or more"),
-    ("sample", ["CGAN", "--out", "EMPTY"], "Is a directory"),
-    ("sample", ["CGAN", "--save-array", "MISSING/images.npy"], "No such file or directory"),
+    ("sample", ["CGAN", "--out", "EMPTY"], "is a folder; name an image file (.png, .jpg or .jpeg)"),
+    ("sample", ["CGAN", "--out", "grid.gif"], "images are written as .png, .jpg or .jpeg, not .gif"),
     ("evaluate", ["CGAN", "--samples", "0"], "--samples: 0 must be 1 or more"),
     ("evaluate", ["CGAN", "--samples", "1000000"], "--samples: 1000000 is over the limit of 50,000"),
     ("evaluate", ["CGAN", "--seed", "-1"], "--seed: -1 must be 0 or more"),
     ("evaluate", ["CGAN", "--judge-dir", "A_FILE"], "is a file; it should name a folder"),
     ("evaluate", ["MISSING"], "no such file"),
+    ("evaluate", ["EMPTY"], "holds no generator_best.h5 or generator.h5"),
     ("evaluate", ["PLAIN"], "is not a generator saved by these scripts"),
     ("report", ["MISSING"], "no such folder"),
     ("report", ["EMPTY"], "holds no training run (no losses.csv, no sample grids)"),
@@ -91,7 +93,7 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
 ]
 PLACEHOLDERS = {"DATA": "", "EMPTY": "an empty folder", "A_FILE": "a file", "TRUNCATED": "a truncated dataset",
                 "CGAN": "a generator", "PLAIN": "a Keras model, not a generator", "NOT_H5": "a text file named .h5",
-                "MISSING": "a missing path", "MISSING/images.npy": "a file in a missing folder",
+                "MISSING": "a missing path",
                 "CORRUPT_RUN": "a folder with a damaged checkpoint.npz"}
 
 
@@ -119,8 +121,8 @@ def places(tmp_path, tiny_data, args):
             "CORRUPT_RUN": [str(tmp_path / "run")]}
 
 
-def readme_table():
-    """The README's table of these cases."""
+def bad_input_table():
+    """The documents' table of these cases."""
     rows = ["| script | input | the line says |", "|---|---|---|"]
     shared = ", ".join(f"`{' '.join(args)}`" for args, _ in EVERY_TRAINING_SCRIPT)
     rows.append(f"| every training script | {shared} | the flag, the value and the rule, e.g. "
@@ -143,19 +145,19 @@ def test_bad_input_is_one_line_and_exit_status_2(script, args, message, tiny_dat
     module = importlib.import_module(script)
     paths = places(tmp_path, tiny_data, args)
     argv = [part for arg in args for part in paths.get(arg, [arg])]
-    argv = [str(tmp_path / a) if a.startswith("MISSING/") else a for a in argv]
     if script in TRAINING_SCRIPTS and "--out" not in argv:
         argv += ["--out", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(module.main, argv)
+        cli.run_main(module.main, argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2, err
     assert message in err and err.startswith("error: ") and err.count("\n") == 1, err
 
 
-def test_the_readme_lists_every_case():
-    table = readme_table()
-    assert table in (REPO / "README.md").read_text(), f"the README's bad-input table should read:\n{table}"
+def test_the_documents_list_every_case():
+    table = bad_input_table()
+    page = REPO / "docs" / "interrupting.md"
+    assert table in page.read_text(), f"the bad-input table in {page} should read:\n{table}"
 
 
 @pytest.mark.parametrize("backend,message", [
@@ -174,7 +176,7 @@ def test_an_unknown_or_missing_backend_is_named_before_keras_loads(backend, mess
 def test_help_opens_with_the_docstring_and_gives_each_default_once(script, capsys):
     module = importlib.import_module(script)
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(module.main, ["--help"])
+        cli.run_main(module.main, ["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert exit_info.value.code == 0
     assert " ".join(module.__doc__.split("\n\n")[0].split()) in text

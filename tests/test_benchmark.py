@@ -16,6 +16,7 @@ def cells(line):
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
+@pytest.mark.slow
 def test_benchmark_runs_end_to_end_in_a_tiny_configuration():
     result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "4",
                          "--matmul-size", "128", "--backend", "tensorflow"], backend="tensorflow")
@@ -53,10 +54,11 @@ def test_a_training_step_counts_both_discriminator_updates_and_the_composite():
 def test_backend_given_too_late_is_refused(capsys):
     other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
     with pytest.raises(SystemExit):
-        benchmark.gr.run_main(benchmark.main, ["gan_fashion", "--backend", other])
+        benchmark.cli.run_main(benchmark.main, ["gan_fashion", "--backend", other])
     assert "give --backend on the command line of benchmark.py" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_benchmark_devices_measures_one_and_two_simulated_devices():
     pytest.importorskip("jax")
     result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "8",

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-import dcgan_cifar10
 import datafiles
+import dcgan_cifar10
+import gan_cli as cli
 import gan_data as gd
-import gan_run as gr
 import gan_utils as gu
 import runchecks
 import sample
@@ -20,6 +20,7 @@ def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(t
     switchcheck.assert_switch_works(switchcheck.run_and_record("dcgan_cifar10", tiny_data, tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["folder", "archive"])
 def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     data = tmp_path / "data"
@@ -28,7 +29,7 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     else:
         datafiles.write_cifar10_archive(data / "cifar-10-python.tar.gz", datafiles.cifar_batches())
     out = tmp_path / "out"
-    gr.run_main(dcgan_cifar10.main, ["--data-dir", str(data), "--out", str(out), "--epochs", "1",
+    cli.run_main(dcgan_cifar10.main, ["--data-dir", str(data), "--out", str(out), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8"])
     assert "accuracy real: " in capsys.readouterr().out
     for name in ["generated_plot_e001.png", "generator_e001.h5", "generator.h5", "losses.csv"]:
@@ -59,7 +60,7 @@ def test_classes_keeps_only_the_classes_asked_for(tiny_data):
 
 def test_unknown_class_is_one_line(tiny_data, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(dcgan_cifar10.main, ["--classes", "horse,hrose", "--data-dir", str(tiny_data),
+        cli.run_main(dcgan_cifar10.main, ["--classes", "horse,hrose", "--data-dir", str(tiny_data),
                                          "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1
@@ -77,17 +78,18 @@ def dcgan_generator(tmp_path_factory):
                                          (["--interpolate", "--n", "5"], 5)])
 def test_sample_draws_colour_images(dcgan_generator, tmp_path, flags, count):
     array = tmp_path / "images.npy"
-    gr.run_main(sample.main, [str(dcgan_generator), "--out", str(tmp_path / "s.png"), "--save-array", str(array), *flags])
+    cli.run_main(sample.main, [str(dcgan_generator), "--out", str(tmp_path / "s.png"), "--save-array", str(array), *flags])
     images = np.load(array)
     assert images.shape == (count, 32, 32, 3) and (tmp_path / "s.png").stat().st_size > 0
 
 
 def test_sample_refuses_labels_for_the_unconditional_dcgan(dcgan_generator, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        gr.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
-    assert "is unconditional" in capsys.readouterr().err
+        cli.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
+    assert "--label is for conditional (cgan, acgan) generators; this one is dcgan" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
     pytest.importorskip("jax")
     runchecks.check_jax_run("dcgan_cifar10", tiny_data, tmp_path)

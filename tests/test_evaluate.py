@@ -10,34 +10,36 @@ import cgan_fashion
 import datafiles
 import dcgan_cifar10
 import evaluate
+import gan_cli as cli
 import gan_data as gd
 import gan_fashion
+import gan_judges as gj
 import gan_metrics as gm
-import gan_run as gr
 import infogan_mnist
 import pix2pix_maps
 
 
 @pytest.fixture(scope="module")
 def tiny_generators(tiny_data, tmp_path_factory):
-    """A one-step generator of each image kind in one outputs folder; their runs trained the judges."""
+    """A one-step generator of each image kind in one outputs folder."""
     root = tmp_path_factory.mktemp("outputs")
     common = ["--data-dir", str(tiny_data), "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8",
               "--eval-samples", "30"]
     for name, module in [("gan", gan_fashion), ("cgan", cgan_fashion), ("infogan", infogan_mnist)]:
-        gr.run_main(module.main, common + ["--out", str(root / name)])
+        cli.run_main(module.main, common + ["--out", str(root / name)])
     return root
 
 
 def run_evaluate(generator, *flags):
-    gr.run_main(evaluate.main, [str(generator), "--samples", "50", *flags])
+    cli.run_main(evaluate.main, [str(generator), "--samples", "50", *flags])
 
 
+@pytest.mark.slow
 def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, capsys):
     generator = tiny_generators / "cgan" / "generator.h5"
     run_evaluate(generator, "--data-dir", str(tiny_data))
     out = capsys.readouterr().out
-    assert "training the" not in out  # the judge the training run made is reused
+    assert "training the" not in out and "measured by the shipped Fashion-MNIST judge" in out
     assert "| measure (50 samples vs 20 real test images) | generator | real training images (floor) " \
            "| uniform noise (ceiling) |" in out
     assert "| FID |" in out and "| KID |" in out and "| class agreement |" in out
@@ -48,6 +50,7 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, c
     assert floor["fid"] < ceiling["fid"] and report["judge"]["dataset"] == "fashion_mnist"
 
 
+@pytest.mark.slow
 def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_generators, tiny_data, capsys):
     run_evaluate(tiny_generators / "infogan" / "generator.h5", "--data-dir", str(tiny_data))
     report = json.loads((tiny_generators / "infogan" / "generator_metrics.json").read_text())
@@ -58,8 +61,9 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
     assert set(results) == {"samples", "fid", "kid"}
 
 
+@pytest.mark.slow
 def test_evaluate_says_in_one_line_when_inception_weights_cannot_be_had(tiny_data, tmp_path, capsys, monkeypatch):
-    gr.run_main(dcgan_cifar10.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path / "dcgan"), "--epochs", "1",
+    cli.run_main(dcgan_cifar10.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path / "dcgan"), "--epochs", "1",
                                      "--steps-per-epoch", "1", "--batch-size", "8", "--eval-samples", "0"])
 
     def no_network(*args, **kwargs):
@@ -73,9 +77,10 @@ def test_evaluate_says_in_one_line_when_inception_weights_cannot_be_had(tiny_dat
     assert json.loads((tmp_path / "dcgan" / "generator_metrics.json").read_text())["inception_fid"] is None
 
 
+@pytest.mark.slow
 def test_evaluate_measures_pix2pix_against_the_identity_baseline(tmp_path, capsys):
     datafiles.write_maps_folder(tmp_path, broken=False)
-    gr.run_main(pix2pix_maps.main, ["--data-dir", str(tmp_path), "--out", str(tmp_path / "p2p"), "--epochs", "1",
+    cli.run_main(pix2pix_maps.main, ["--data-dir", str(tmp_path), "--out", str(tmp_path / "p2p"), "--epochs", "1",
                                     "--steps-per-epoch", "1"])
     assert [r["pairs"] for r in csv.DictReader(open(tmp_path / "p2p" / "metrics.csv"))] == ["2"]
     run_evaluate(tmp_path / "p2p" / "generator.h5", "--data-dir", str(tmp_path))
@@ -87,8 +92,9 @@ def test_evaluate_measures_pix2pix_against_the_identity_baseline(tmp_path, capsy
     assert set(report["results"]) == {"pairs", "l1", "psnr", "ssim"}
 
 
-def test_evaluate_refuses_a_model_that_is_not_a_generator(tiny_generators, keras_home, capsys):
-    judge = next((keras_home / "judges").glob("fashion_mnist-*.h5"))
+@pytest.mark.slow
+def test_evaluate_refuses_a_model_that_is_not_a_generator(capsys):
+    judge = gj.SHIPPED_JUDGES_DIR / "fashion_mnist.h5"
     with pytest.raises(SystemExit) as stop:
         run_evaluate(judge)
     assert stop.value.code == 2

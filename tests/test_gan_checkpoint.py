@@ -13,6 +13,7 @@ import pytest
 
 import cgan_fashion
 import gan_checkpoint
+import gan_cli as cli
 import gan_run as gr
 import gan_utils as gu
 import switchcheck
@@ -41,6 +42,7 @@ def snapshots(out):
     return sorted(p.name for p in out.glob("generator_e*.h5"))
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):
     flags = ["--data-dir", tiny_data, "--epochs", "3", "--steps-per-epoch", "25", "--batch-size", "8",
              "--eval-every", "1", "--seed", "1", *SMALL_EVAL]
@@ -68,6 +70,7 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
     records = switchcheck.run_and_record("cgan_fashion", tiny_data, tmp_path, steps=2)
     assert records
@@ -97,7 +100,7 @@ def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
 def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(gan_checkpoint.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1_000_000})())
     with pytest.raises(SystemExit):
-        gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--batch-size", "8"])
+        cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--batch-size", "8"])
     assert "not enough disk space" in capsys.readouterr().err
     assert not (tmp_path / "losses.csv").exists()
 
@@ -106,13 +109,14 @@ def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tm
     ("cgan_fashion", [], ["--dataset", "mnist"], "the checkpoint was made with dataset=fashion_mnist, this run has dataset=mnist"),
     ("infogan_mnist", ["--n-cont", "2"], [], "the checkpoint was made with n_cont=2, this run has n_cont=0"),
 ])
+@pytest.mark.slow
 def test_resuming_with_other_model_settings_is_refused(script, first, then, message, tiny_data, tmp_path, capsys):
     module = importlib.import_module(script)
     flags = ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", "1",
              "--batch-size", "8"]
-    gr.run_main(module.main, flags + first)
+    cli.run_main(module.main, flags + first)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(module.main, flags + ["--epochs", "2", "--resume"] + then)
+        cli.run_main(module.main, flags + ["--epochs", "2", "--resume"] + then)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"error: cannot resume: {message}" in err

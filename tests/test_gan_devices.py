@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_run as gr
+import gan_cli as cli
 import gan_utils as gu
 from conftest import run_script
 
@@ -26,6 +26,7 @@ def two_device_run(tiny_data, tmp_path_factory):
     return json.loads(check.stdout.strip().splitlines()[-1]), out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["cgan_fashion", "acgan_fashion"])
 def test_two_devices_give_one_devices_losses_and_keep_both_switches(two_device_run, script):
     found, _ = two_device_run
@@ -33,6 +34,7 @@ def test_two_devices_give_one_devices_losses_and_keep_both_switches(two_device_r
     assert found[script]["losses"] >= 10 and found[script]["max_rel_diff"] < TOLERANCE
 
 
+@pytest.mark.slow
 def test_a_two_device_run_resumes_and_its_generator_samples_on_one_device(two_device_run):
     found, out = two_device_run
     assert found["first"] == [0, ""] and found["resumed"] == [0, ""]
@@ -44,6 +46,7 @@ def test_a_two_device_run_resumes_and_its_generator_samples_on_one_device(two_de
     assert images.shape == (3, 28, 28, 1) and np.abs(images).max() <= 1
 
 
+@pytest.mark.slow
 def test_device_refusals_are_one_line(two_device_run):
     found, _ = two_device_run
     assert found["odd_batch"] == [2, "error: --batch-size 6 does not split over 2 devices: each discriminator "
@@ -58,9 +61,10 @@ def test_device_refusals_are_one_line(two_device_run):
     (["--mixed-precision"], "--mixed-precision: this machine has no GPU or TPU"),
     (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice: 'float8'"),
 ])
+@pytest.mark.slow
 def test_tensorflow_and_cpu_refusals_are_one_line(argv, message, tiny_data, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *argv])
+        cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *argv])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and err.count("\n") == 1, err
 
@@ -72,6 +76,7 @@ def mixed_float16():
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_mixed_precision_scales_both_losses_and_keeps_outputs_float32(mixed_float16, tiny_data, tmp_path):
     dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
     d_model = cgan_fashion.define_discriminator()

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+import gan_cli as cli
 import gan_data as gd
 import gan_fashion
-import gan_run as gr
 import runchecks
 import switchcheck
 
@@ -24,6 +24,7 @@ def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data,
     assert not any(switchcheck.changed(before, switchcheck.snapshot(d_model.weights)))
 
 
+@pytest.mark.slow
 def test_short_run_writes_outputs_and_a_generator_that_reloads(tiny_data, tmp_path):
     runchecks.check_short_fashion_run(gan_fashion, tiny_data, tmp_path)
 
@@ -32,10 +33,11 @@ def test_unwritable_output_folder_is_refused(tiny_data, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(SystemExit):
-        gr.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(blocker / "out")])
+        cli.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(blocker / "out")])
     assert "cannot write to the output folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
     pytest.importorskip("jax")
     runchecks.check_jax_run("gan_fashion", tiny_data, tmp_path)

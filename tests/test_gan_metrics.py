@@ -7,9 +7,9 @@ from scipy.ndimage import gaussian_filter
 
 import cgan_fashion
 import datafiles
+import gan_cli as cli
 import gan_data as gd
 import gan_metrics as gm
-import gan_run as gr
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_l1_psnr_and_ssim_on_known_images():
 
 
 def run_cgan(tiny_data, out, *flags):
-    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "3",
+    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "3",
                                     "--steps-per-epoch", "2", "--batch-size", "8", "--eval-every", "1",
                                     "--eval-samples", "60", "--seed", "1", *flags])
 
@@ -90,6 +90,7 @@ def read_metrics(out):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_training_writes_metrics_and_keeps_the_best_generator(tiny_data, tmp_path, capsys):
     out = tmp_path / "cgan"
     run_cgan(tiny_data, out)
@@ -102,6 +103,7 @@ def test_training_writes_metrics_and_keeps_the_best_generator(tiny_data, tmp_pat
     assert f"best generator: epoch {best['epoch']} (class_agreement" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_measuring_leaves_training_unchanged_and_is_skipped_with_eval_samples_zero(tiny_data, tmp_path):
     run_cgan(tiny_data, tmp_path / "measured" / "cgan")
     run_cgan(tiny_data, tmp_path / "unmeasured" / "cgan", "--eval-samples", "0")
@@ -110,13 +112,14 @@ def test_measuring_leaves_training_unchanged_and_is_skipped_with_eval_samples_ze
     assert losses[0] == losses[1]
 
 
+@pytest.mark.slow
 def test_resumed_run_keeps_earlier_rows_and_the_best_of_the_whole_run(tiny_data, tmp_path):
     out = tmp_path / "cgan"
-    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "1",
+    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "1",
                                     "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "60"])
     first = read_metrics(out)
     (out / "generator_e001.h5").rename(out / "kept_e001.h5")
-    gr.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "2",
+    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "2",
                                     "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "60",
                                     "--resume"])
     rows = read_metrics(out)

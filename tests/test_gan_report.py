@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import gan_checkpoint
+import gan_cli as cli
 import gan_data as gd
 import gan_fashion
 import gan_report
@@ -22,10 +22,11 @@ def frames(path):
         return gif.n_frames
 
 
+@pytest.mark.slow
 def test_without_measuring_the_report_says_so_and_report_py_rebuilds_both(tiny_data, tmp_path, capsys):
-    gr.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *FLAGS])
+    cli.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *FLAGS])
     out = capsys.readouterr().out
-    assert f"gan_fashion: 64 training images, batch 8, 2 steps an epoch, 2 epochs; writing to {tmp_path}" in out
+    assert f"gan_fashion on fashion_mnist: 64 training images, batch 8, 2 steps an epoch, 2 epochs; writing to {tmp_path}" in out
     assert " s a step: about " in out and "more for the 1 epochs left" in out
     page = (tmp_path / "report.html").read_text()
     assert "Not measured (<code>--eval-samples 0</code>)" in page and "state</th><td>finished" in page
@@ -34,22 +35,24 @@ def test_without_measuring_the_report_says_so_and_report_py_rebuilds_both(tiny_d
     assert first_frame.shape == (8 * 28, 8 * 28)  # the 64 fixed latent points, 8 to a row
     for name in ("report.html", "progress.gif"):
         (tmp_path / name).unlink()
-    gr.run_main(report.main, [str(tmp_path)])
+    cli.run_main(report.main, [str(tmp_path)])
     assert frames(tmp_path / "progress.gif") == 2
     assert (tmp_path / "report.html").read_text().split("<small>")[0] == page.split("<small>")[0]
 
 
+@pytest.mark.slow
 def test_report_py_on_a_folder_older_than_reports(tiny_data, tmp_path):
-    gr.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *FLAGS])
+    cli.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *FLAGS])
     for frame in (tmp_path / "progress").iterdir():
         frame.unlink()
     (tmp_path / "run.json").unlink()
-    gr.run_main(report.main, [str(tmp_path)])
+    cli.run_main(report.main, [str(tmp_path)])
     page = (tmp_path / "report.html").read_text()
     assert "unknown (a run older than its report): finished" in page and "a run older than its progress frames" in page
     assert frames(tmp_path / "progress.gif") == 2  # made of the two sample grids
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(tiny_data, tmp_path, monkeypatch):
     dataset = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0])
     monkeypatch.setattr("sys.argv", ["scripts/gan_fashion.py", "--out", str(tmp_path)])
@@ -64,13 +67,13 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
 
     def ctrl_c_at_the_fifth_update(x, y):
         if d_model.train_on_batch.calls == 5:  # epoch 2, step 1, real half
-            gan_checkpoint._STOP["requested"] = True
+            cli.STOP["requested"] = True
         d_model.train_on_batch.calls += 1
         return original(x, y)
 
     ctrl_c_at_the_fifth_update.calls = 1
     d_model.train_on_batch = ctrl_c_at_the_fifth_update
-    with gan_checkpoint.stop_requests_handled(), pytest.raises(gr.Interrupted):
+    with cli.stop_requests_handled(), pytest.raises(cli.Interrupted):
         gan_fashion.train(g_model, d_model, gan_model, dataset, 100, 3, 8, steps_per_epoch=2, eval_every=1,
                           out_dir=tmp_path)
     page = (tmp_path / "report.html").read_text()

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_fashion
+import gan_cli as cli
 import gan_data as gd
+import gan_fashion
 import gan_files as gf
 import gan_run as gr
 
@@ -40,11 +41,12 @@ def generator_weights(path):
     return keras.models.load_model(path, compile=False).get_weights()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["cgan_fashion", "acgan_fashion"])
 def test_the_average_leaves_training_unchanged_and_decay_zero_is_the_tutorial(script, tiny_data, tmp_path):
     module = importlib.import_module(script)
-    gr.run_main(module.main, run_flags(tiny_data, tmp_path / "averaged"))
-    gr.run_main(module.main, run_flags(tiny_data, tmp_path / "tutorial", "--ema-decay", "0"))
+    cli.run_main(module.main, run_flags(tiny_data, tmp_path / "averaged"))
+    cli.run_main(module.main, run_flags(tiny_data, tmp_path / "tutorial", "--ema-decay", "0"))
     averaged, tutorial = tmp_path / "averaged", tmp_path / "tutorial"
     assert (averaged / "losses.csv").read_text() == (tutorial / "losses.csv").read_text()
     header = (averaged / "metrics.csv").read_text().splitlines()[0].split(",")

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-import gan_run as gr
+import gan_cli as cli
 import gan_utils as gu
 import infogan_mnist
 import runchecks
@@ -18,6 +18,7 @@ def moved(record, key):
     return {name for name, m in zip(record[f"{key}_names"], record[f"{key}_moved"]) if m}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     dataset = infogan_mnist.load_real_samples(tiny_data)
@@ -43,9 +44,10 @@ def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, 
             assert moved(record, "d") == {n for n in shared_batchnorm if n.endswith(MOVED_BY_COMPOSITE[batchnorm])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_cont", [0, 2])
 def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont, tiny_data, tmp_path):
-    gr.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
+    cli.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
                                      "--steps-per-epoch", "2", "--batch-size", "8", "--n-cont", str(n_cont)])
     expected = ["generated_plot_e001.png", "generator_e001.h5", "q_model_e001.h5", "generator.h5",
                 "q_model.h5", "losses.csv", "losses.png"] + [f"generated_sweep{k}_e001.png" for k in range(n_cont)]
@@ -101,26 +103,27 @@ def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
 @pytest.mark.parametrize("flags,count", [([], 30), (["--code", "7", "--n", "2"], 4), (["--sweep", "1"], 100),
                                          (["--point", "0.5", "--code", "2"], 1), (["--interpolate", "--n", "4"], 4)])
 def test_sample_modes(infogan_generator, tmp_path, flags, count):
-    gr.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
+    cli.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
                               "--save-array", str(tmp_path / "a.npy"), *flags])
     assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
 
 
 @pytest.mark.parametrize("flags,message", [(["--code", "10"], "code 10 is out of range"),
                                            (["--sweep", "2"], "no continuous code 2"),
-                                           (["--label", "3"], "has codes, not classes")])
+                                           (["--label", "3"], "--label is for conditional (cgan, acgan) generators; this one is infogan")])
 def test_sample_refuses_bad_codes(infogan_generator, tmp_path, flags, message, capsys):
     with pytest.raises(SystemExit):
-        gr.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
+        cli.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
     assert message in capsys.readouterr().err
 
 
 def test_sample_refuses_the_q_model(infogan_generator, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        gr.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
+        cli.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
     assert "is an infogan_q model, not a generator" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_jax_backend_runs_it(tiny_data, tmp_path):
     pytest.importorskip("jax")
     run = run_script(["scripts/infogan_mnist.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",

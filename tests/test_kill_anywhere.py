@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import keras
 import numpy as np
 from PIL import Image
 
 import gan_files as gf
+import gan_run as gr
 from conftest import REPO
 
 EPOCHS, STEPS = 4, 2
@@ -43,6 +45,8 @@ def check_every_file_loads(out):
             continue
         if path.is_dir():
             check_every_file_loads(path)
+        elif path.name == gr.RUN_LOCK:
+            assert path.read_text().startswith("process "), path.read_text()
         elif path.suffix == ".json":
             json.loads(path.read_text())
         elif path.suffix == ".html":
@@ -65,9 +69,12 @@ def check_every_file_loads(out):
             raise AssertionError(f"unexpected file {path.name} in {names}")
 
 
+@pytest.mark.slow
 def test_killed_at_any_moment_the_files_load_and_resume_finishes(tiny_data, tmp_path):
     out = tmp_path / "run"
-    rng = np.random.default_rng()
+    seed = int(os.environ.get("KILL_SEED", np.random.SeedSequence().entropy % 2**32))
+    print(f"the random kill moment comes from KILL_SEED={seed}; set it to replay this run")
+    rng = np.random.default_rng(seed)
     # During a checkpoint write, during a summary just before its checkpoint, and during a
     # summary's first write, in runs that each go on from the one before.
     kills = [("checkpoint.npz:2", False), ("metrics.csv:1", True), ("generator_e003.h5:1", True)]

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import datafiles
-import gan_files as gf
-import gan_run as gr
-import gan_utils as gu
-import runchecks
+import gan_cli as cli
 import gan_fashion
+import gan_files as gf
+import gan_utils as gu
 import pix2pix_maps
+import runchecks
 import sample
 import switchcheck
 from conftest import metrics_columns
@@ -28,7 +28,7 @@ def colour(images):
 
 
 def test_prepare_splits_each_pair_into_its_halves_and_skips_unreadable_files(maps_dir, capsys):
-    gr.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
+    cli.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
     out = capsys.readouterr().out
     assert f"skipped {maps_dir / 'maps' / 'train' / 'broken.jpg'}: not a readable image" in out
     assert "skipped 1 unreadable file(s)" in out
@@ -59,6 +59,7 @@ def test_corrupt_prepared_arrays_are_named(tmp_path):
         pix2pix_maps.load_real_samples(tmp_path)
 
 
+@pytest.mark.slow
 def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_move_in_the_composite(maps_dir, tmp_path):
     dataset = pix2pix_maps.load_real_samples(maps_dir)
     d_model, g_model = pix2pix_maps.define_discriminator(), pix2pix_maps.define_generator()
@@ -82,11 +83,12 @@ def sat2map_out(maps_dir, tmp_path_factory):
     """A one-step sat2map run through the command line's main() (map2sat only swaps the halves:
     see test_direction_picks_source_and_target)."""
     out = tmp_path_factory.mktemp("sat2map")
-    gr.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(out), "--direction", "sat2map",
+    cli.run_main(pix2pix_maps.main, ["--data-dir", str(maps_dir), "--out", str(out), "--direction", "sat2map",
                                     "--epochs", "1", "--steps-per-epoch", "1"])
     return out
 
 
+@pytest.mark.slow
 def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(sat2map_out):
     out = sat2map_out
     assert (out / "generated_plot_e001.png").stat().st_size > 0
@@ -104,31 +106,34 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(sat2map_out):
     np.testing.assert_array_equal(inference[0], inference[1])  # Keras' predict: inference mode
 
 
+@pytest.mark.slow
 def test_the_report_shows_validation_pairs(sat2map_out):
     assert "<h2>Validation pairs</h2>" in (sat2map_out / "report.html").read_text()
     runchecks.check_report(sat2map_out, summaries=1)
 
 
+@pytest.mark.slow
 def test_sample_translates_a_file_a_folder_and_a_pair(sat2map_out, maps_dir, tmp_path):
     generator = sat2map_out / "generator.h5"
     datafiles.write_maps_pair(tmp_path / "photo.png", size=(300, 200))
-    gr.run_main(sample.main, [str(generator), "--image", str(tmp_path / "photo.png"), "--out",
+    cli.run_main(sample.main, [str(generator), "--image", str(tmp_path / "photo.png"), "--out",
                               str(tmp_path / "one.png"), "--save-array", str(tmp_path / "one.npy")])
     assert np.load(tmp_path / "one.npy").shape == (1, 256, 256, 3) and (tmp_path / "one.png").is_file()
-    gr.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "train"), "--out",
+    cli.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "train"), "--out",
                               str(tmp_path / "folder"), "--save-array", str(tmp_path / "folder.npy")])
     assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["1.png", "2.png", "3.png"]
     assert np.load(tmp_path / "folder.npy").shape == (3, 256, 256, 3)
-    gr.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "val" / "1.jpg"), "--pair",
+    cli.run_main(sample.main, [str(generator), "--image", str(maps_dir / "maps" / "val" / "1.jpg"), "--pair",
                               "--out", str(tmp_path / "pair.png")])
     assert (tmp_path / "pair.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case,message", [
     ("unreadable", "broken.jpg is not a readable image"),
     ("not_a_pair", "--pair needs a dataset pair twice as wide as high"),
     ("no_image", "a Pix2Pix generator translates images"),
-    ("other_generator", "--image and --pair need a Pix2Pix generator; this one is gan"),
+    ("other_generator", "--image is for Pix2Pix generators; this one is gan"),
 ])
 def test_sample_bad_input_is_one_line(sat2map_out, maps_dir, tmp_path, case, message, capsys):
     generator = sat2map_out / "generator.h5"
@@ -142,6 +147,6 @@ def test_sample_bad_input_is_one_line(sat2map_out, maps_dir, tmp_path, case, mes
     if case == "other_generator":
         gan_fashion.save_generator(gan_fashion.define_generator(100), tmp_path / "gan.h5", 100, 0)
     with pytest.raises(SystemExit) as exit_info:
-        gr.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
+        cli.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and err.count("\n") == 1

@@ -1,0 +1,159 @@
+"""The command line every script shares: flag types that refuse bad values in one line, Ctrl-C
+and SIGTERM handled so that a training loop stops after its step with a checkpoint, and
+`run_main`, which turns every problem a user can fix into one line and a non-zero exit.
+
+Standard library and NumPy only: tools that load no model (report.py) start fast.
+"""
+import argparse
+import contextlib
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gan_files import UserError, one_line
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default in --help, where it has one the help text does not already give."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """--help opens with the first paragraph of the script's docstring `doc` and gives each flag's
+    default; a mistyped flag gets one line, like every other bad input, instead of the usage text."""
+
+    def __init__(self, doc):
+        super().__init__(description=" ".join(doc.strip().split("\n\n")[0].split()),
+                         formatter_class=_DefaultsFormatter)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (--help lists the flags)\n")
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped training after a checkpoint was written."""
+
+
+STOP = {"training": False, "requested": False}  # set by gan_checkpoint while a loop trains
+
+
+def _request_stop(signum, frame):
+    """While a loop trains, Ctrl-C or SIGTERM asks it to stop after the current step; otherwise,
+    or when asked twice, it stops at once (every file is written atomically)."""
+    if STOP["training"] and not STOP["requested"]:
+        STOP["requested"] = True
+        print("\nstopping after this step, to write a checkpoint (again to stop at once)", file=sys.stderr)
+        return
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_requests_handled():
+    """Ctrl-C and SIGTERM go through `_request_stop` while the block runs."""
+    handlers = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        STOP.update(training=False, requested=False)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
+
+
+def _whole_number(text, minimum, maximum=None):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be {minimum} or more")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"{value} is over the limit of {maximum:,}")
+    return value
+
+
+def positive_int(text):
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text):
+    return _whole_number(text, 0)
+
+
+def int_up_to(maximum, minimum=1):
+    """A flag's type: a whole number from `minimum` to `maximum`, named in the error."""
+    return lambda text: _whole_number(text, minimum, maximum)
+
+
+def seed(text):
+    return _whole_number(text, 0, MAX_SEED)
+
+
+def finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+def fraction(text):
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0 and below 1")
+    return value
+
+
+def resume_command():
+    """The command line that goes on from this run's checkpoint."""
+    argv = ["python", *sys.argv]
+    return shlex.join(argv if "--resume" in argv else argv + ["--resume"])
+
+
+def format_duration(seconds):
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min" if minutes else f"{seconds:.0f} s"
+
+
+def check_folders(**flags):
+    """Folder flags (data_dir="...") that name an existing file instead of a folder, and a
+    --data-dir that does not exist (the data would silently come from elsewhere)."""
+    for flag, path in flags.items():
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise UserError(f"--{flag.replace('_', '-')} {path} is a file; it should name a folder")
+    if flags.get("data_dir") is not None and not Path(flags["data_dir"]).exists():
+        raise UserError(f"--data-dir {flags['data_dir']} does not exist")
+
+
+def run_main(main, argv=None):
+    """Run `main`: a UserError, or a file that cannot be read or written, becomes one line on
+    stderr and exit status 2; Ctrl-C and SIGTERM stop training after the current step, with a
+    checkpoint (exit status 130)."""
+    started = time.time()
+    try:
+        with stop_requests_handled():
+            main(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    except (Interrupted, KeyboardInterrupt) as stop:
+        print(flush=True)  # ends the progress bar's line, so the message starts a line of its own
+        print(stop if isinstance(stop, Interrupted) else f"interrupted after {time.time() - started:.0f} s",
+              file=sys.stderr)
+        sys.exit(130)
