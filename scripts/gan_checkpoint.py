@@ -2,6 +2,7 @@
 finished, a checkpoint written, and the run ends naming it."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
+import hashlib
 import json
 import shutil
 import time
@@ -22,9 +23,10 @@ class Checkpoint:
     dropout seeds), both optimizers' state, NumPy's random state, the loss log, the epoch and
     step to go on from, the time taken so far, and the settings a resumed run must share."""
 
-    def __init__(self, out_dir, log, models, d_model, gan_model, settings, resume=False, batchnorm="frozen"):
+    def __init__(self, out_dir, log, models, d_model, gan_model, settings, resume=False, batchnorm="frozen",
+                 constants=None):
         self.path = Path(out_dir) / "checkpoint.npz"
-        self.log, self.models, self.settings = log, models, dict(settings)
+        self.log, self.models, self.settings, self.constants = log, models, dict(settings), dict(constants or {})
         self.optimizers = [d_model.optimizer, gan_model.optimizer]
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
         check_disk(out_dir, models)
@@ -56,6 +58,10 @@ class Checkpoint:
                 rows = f["losses"]
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
             raise UserError(f"{self.path} is corrupt or truncated ({one_line(error)})")
+        if "digest" in meta and meta["digest"] != arrays_digest([*values, *rng, rows]):
+            raise UserError(f"{self.path} is damaged: its contents are not the ones saved (their checksum differs)")
+        if "digest" not in meta:
+            print(f"note: {self.path} carries no checksum (saved by an older version), so it is not checked")
         made_by = meta["settings"].get("script")
         if made_by != self.settings.get("script"):
             raise UserError(f"cannot resume: {self.path} was made by {made_by}, not {self.settings.get('script')}; "
@@ -64,11 +70,18 @@ class Checkpoint:
             if meta["settings"].get(key) != self.settings.get(key):
                 raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
                                 f"this run has {key}={self.settings.get(key)}")
+        edited = [f"{name} {meta['constants'][name]!r} -> {value!r}" for name, value in self.constants.items()
+                  if name in meta.get("constants", {}) and meta["constants"][name] != value]
+        if edited:
+            print(f"resuming with settings edited since the checkpoint: {', '.join(edited)}")
         variables = self._variables()
         if len(values) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
             raise UserError(f"{self.path} does not match these models; delete it to start afresh")
+        learning_rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in self.optimizers]
         for variable, value in zip(variables, values):
             variable.assign(value)
+        for optimizer, rate in zip(self.optimizers, learning_rates):  # an edited LEARNING_RATE takes effect
+            optimizer.learning_rate = rate
         np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
         self.log.rows = [[int(r[0]), int(r[1]), *map(float, r[2:])] for r in rows]
         self.epoch, self.step, self.seconds_before = meta["epoch"], meta["step"], meta.get("seconds", 0.0)
@@ -77,10 +90,11 @@ class Checkpoint:
     def save(self, epoch, step):
         """The state from which training goes on at `step` (from 0) of `epoch` (from 0)."""
         variables = self._variables()
-        meta = dict(epoch=epoch, step=step, settings=self.settings, n_variables=len(variables), seconds=self.seconds())
         arrays = {f"v{k}": keras.ops.convert_to_numpy(v.value) for k, v in enumerate(variables)}
         arrays.update({f"rng{k}": np.asarray(part) for k, part in enumerate(np.random.get_state())})
         arrays["losses"] = np.array(self.log.rows, dtype="float64").reshape(len(self.log.rows), -1)
+        meta = dict(epoch=epoch, step=step, settings=self.settings, constants=self.constants,
+                    n_variables=len(variables), seconds=self.seconds(), digest=arrays_digest(arrays.values()))
         atomic_write(self.path, lambda tmp: np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays))
 
     def seconds(self):
@@ -103,6 +117,14 @@ class Checkpoint:
             self.save(epoch + 1, 0)
         if epoch + 1 == n_epochs:
             STOP["training"] = False
+
+
+def arrays_digest(arrays):
+    """SHA-256 of arrays' bytes, in order: what proves a checkpoint still holds what was saved."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(array)).tobytes())
+    return digest.hexdigest()
 
 
 def saved_epoch(path):

@@ -41,12 +41,15 @@ def _read_bytes(path, opener=open):
         raise UserError(f"{path} is corrupt or truncated ({one_line(error)}); delete it and fetch it again")
 
 
-def _read_idx(path):
-    """An IDX file (the MNIST family's format), gzipped, as a uint8 array."""
+def _read_idx(path, ndim):
+    """An IDX file (the MNIST family's format), gzipped, as a uint8 array of `ndim` dimensions
+    (3 for images, 1 for labels)."""
     data = _read_bytes(path, gzip.open)
     if len(data) < 4 or data[0:3] != b"\x00\x00\x08":
         raise UserError(f"{path} is not a uint8 IDX file; delete it and fetch it again")
-    ndim = data[3]
+    if data[3] != ndim:
+        raise UserError(f"{path} holds {data[3]}-dimensional data where {'images' if ndim == 3 else 'labels'} "
+                        f"({ndim}-dimensional) belong; is it the right file?")
     header = 4 + 4 * ndim
     dims = struct.unpack(f">{ndim}I", data[4:header]) if len(data) >= header else ()
     if len(dims) != ndim or len(data) != header + int(np.prod(dims)):
@@ -55,12 +58,12 @@ def _read_idx(path):
 
 
 def _read_fashion_mnist(paths):
-    return _read_idx(paths[0])[..., None], _read_idx(paths[1])
+    return _read_idx(paths[0], 3)[..., None], _read_idx(paths[1], 1)
 
 
 def _read_emnist(paths):
-    images = _read_idx(paths[0]).transpose(0, 2, 1)  # EMNIST stores each image transposed
-    return images[..., None], _read_idx(paths[1])
+    images = _read_idx(paths[0], 3).transpose(0, 2, 1)  # EMNIST stores each image transposed
+    return images[..., None], _read_idx(paths[1], 1)
 
 
 def _read_mnist_npz(paths, split):

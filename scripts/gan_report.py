@@ -206,7 +206,7 @@ def write_report(out_dir):
     rows = "".join(f"<tr><th>{name}</th><td>{state_line(info, out_dir) if name == 'state' else html.escape(str(v))}"
                    "</td></tr>" for name, v in facts if v is not None or name == "state")
     settings = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                       for k, v in sorted(info.get("hyperparameters", {}).items()))
+                       for k, v in sorted(dict(info.get("constants", {}), **info.get("hyperparameters", {})).items()))
     slider = ""
     if grids:
         slider = (f'<p><input id="epoch" type="range" min="0" max="{len(grids) - 1}" value="{len(grids) - 1}"> '

@@ -46,6 +46,18 @@ REFRESH_SECONDS = 60  # losses.csv, losses.png and the report are rewritten duri
 REFRESH_STEPS = 500  # or after this many steps, whichever comes first
 
 
+def script_constants(script):
+    """The UPPER_CASE settings at the top of a training script, as they are in this run: every one
+    is recorded in run.json and the checkpoint, and a resume names those edited since."""
+    module = sys.modules.get(script)
+    if module is None or Path(getattr(module, "__file__", "")).stem != script:
+        module = sys.modules["__main__"]
+    if Path(getattr(module, "__file__", "")).stem != script:
+        return {}
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(module).items()
+            if name.isupper() and isinstance(value, (bool, int, float, str, list, tuple))}
+
+
 class ResumedProgbar(keras.utils.Progbar):
     """Keras' progress bar, whose time estimate counts only the steps this session ran: a bar
     resumed at step `first` would otherwise take the steps before it as done in no time."""
@@ -175,9 +187,11 @@ class Run:
         self.average = AveragedGenerator(g_model, ema_decay, batchnorm_inputs) if ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
         precision = keras.mixed_precision.global_policy().name
+        self.constants = script_constants(settings.get("script"))
         self.checkpoint = Checkpoint(self.out_dir, self.log, models, d_model, gan_model, resume=options.resume,
                                      batchnorm=batchnorm, settings=dict(settings, ema_decay=ema_decay,
-                                                                        precision=precision))
+                                                                        precision=precision),
+                                     constants=self.constants)
         # Every variable so far (models, average, a resumed run's optimizers) was made under the
         # run's distribution (gan_devices.use_devices); from here it is in force only in steps().
         self.distribution = keras.distribution.distribution()
@@ -259,7 +273,8 @@ class Run:
                         machine=f"{platform.machine()}, {os.cpu_count()} cores",
                         backend=f"{keras.backend.backend()}, {device_count(self.distribution)} device(s), "
                                 f"{keras.mixed_precision.global_policy().name}",
-                        hyperparameters=dict(settings, **flags), judge=self.quality.judge(), state="starting")
+                        hyperparameters=dict(settings, **flags), constants=self.constants, judge=self.quality.judge(),
+                        state="starting")
 
     def _report(self, **fields):
         update_run_info(self.out_dir, seconds=self.checkpoint.seconds(), updated=time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -345,6 +360,9 @@ def prepare_run(args, out_name, batch_split=2):
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     out = Path(args.out) if args.out else default_out(out_name)
+    blocking = next((folder for folder in [out, *out.parents] if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"cannot write to the output folder {out}: {blocking} is a file, not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         tempfile.NamedTemporaryFile(dir=out).close()

@@ -1,8 +1,10 @@
 """Every bad input a user may type gives one line on stderr and exit status 2, never a traceback.
 The bad-input table in docs/interrupting.md lists every case here."""
 import importlib
+import os
 import re
 
+import h5py
 import keras
 import pytest
 
@@ -10,6 +12,7 @@ import cgan_fashion
 import datafiles
 import gan_cli as cli
 import gan_data as gd
+import gan_utils as gu
 from conftest import REPO, run_script
 
 TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
@@ -38,7 +41,11 @@ EVERY_TRAINING_SCRIPT = [
 # TRUNCATED a truncated Fashion-MNIST, CGAN a cgan generator, PLAIN a Keras model that is not one,
 # NOT_H5 a text file named .h5, MISSING a path that does not exist, CORRUPT_RUN an output folder
 # with a damaged checkpoint.
-CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, message in EVERY_TRAINING_SCRIPT] + [
+# The shared flags come from one parser (gan_run.make_parser): every case on one script, and one
+# case on each of the others to show they use it.
+SHARED_CASES = [("cgan_fashion", args, message) for args, message in EVERY_TRAINING_SCRIPT] + \
+    [(script, *EVERY_TRAINING_SCRIPT[0]) for script in TRAINING_SCRIPTS if script != "cgan_fashion"]
+OTHER_CASES = [
     ("cgan_fashion", ["--batch-size", "1000", "DATA"], "--batch-size 1000 is larger than the dataset (64 images)"),
     ("cgan_fashion", ["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
     ("cgan_fashion", ["--label-smoothing", "1"], "--label-smoothing: 1.0 must be at least 0 and below 1"),
@@ -51,6 +58,7 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("cgan_fashion", ["--resume", "--batch-size", "8", "DATA"], "nothing to resume: no checkpoint in"),
     ("cgan_fashion", ["--resume", "--batch-size", "8", "--out", "CORRUPT_RUN", "DATA"], "is corrupt or truncated"),
     ("cgan_fashion", ["--out", "A_FILE", "DATA"], "cannot write to the output folder"),
+    ("cgan_fashion", ["--out", "A_FILE/run", "DATA"], "a_file is a file, not a folder"),
     ("cgan_fashion", ["--resume", "--fresh", "DATA"], "--resume and --fresh cannot go together"),
     ("dcgan_cifar10", ["--classes", "unicorn", "DATA"], "unknown CIFAR-10 class 'unicorn'"),
     ("infogan_mnist", ["--n-cont", "9"], "argument --n-cont: invalid choice: 9"),
@@ -75,6 +83,8 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("sample", ["CGAN", "--seed", "-5"], "--seed: -5 must be 0 or more"),
     ("sample", ["CGAN", "--out", "EMPTY"], "is a folder; name an image file (.png, .jpg or .jpeg)"),
     ("sample", ["CGAN", "--out", "grid.gif"], "images are written as .png, .jpg or .jpeg, not .gif"),
+    ("sample", ["CGAN", "--out", "A_FIFO"], "is not a regular file (a device, FIFO or socket); name a file to write"),
+    ("sample", ["CHANGED_CGAN"], "is damaged: its weights are not the ones saved"),
     ("evaluate", ["CGAN", "--samples", "0"], "--samples: 0 must be 1 or more"),
     ("evaluate", ["CGAN", "--samples", "1000000"], "--samples: 1000000 is over the limit of 50,000"),
     ("evaluate", ["CGAN", "--seed", "-1"], "--seed: -1 must be 0 or more"),
@@ -91,9 +101,11 @@ CASES = [(script, args, message) for script in TRAINING_SCRIPTS for args, messag
     ("benchmark", ["--batch-size", "100000"], "--batch-size: 100000 is over the limit of 50,000"),
     ("benchmark", ["--backend", "theano"], "argument --backend: invalid choice: 'theano'"),
 ]
+CASES = SHARED_CASES + OTHER_CASES
 PLACEHOLDERS = {"DATA": "", "EMPTY": "an empty folder", "A_FILE": "a file", "TRUNCATED": "a truncated dataset",
                 "CGAN": "a generator", "PLAIN": "a Keras model, not a generator", "NOT_H5": "a text file named .h5",
-                "MISSING": "a missing path",
+                "MISSING": "a missing path", "A_FILE/run": "a folder inside a file", "A_FIFO": "a FIFO named .png",
+                "CHANGED_CGAN": "a generator whose weights were changed",
                 "CORRUPT_RUN": "a folder with a damaged checkpoint.npz"}
 
 
@@ -111,6 +123,14 @@ def places(tmp_path, tiny_data, args):
         datafiles.write_fashion_mnist(tmp_path / "truncated")
         path = tmp_path / "truncated" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
         path.write_bytes(path.read_bytes()[:500])
+    if "A_FIFO" in args:
+        os.mkfifo(tmp_path / "fifo.png")
+    if "CHANGED_CGAN" in args:
+        cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), tmp_path / "changed.h5", 100,
+                                    gd.FASHION_CLASSES, 0, "fashion_mnist")
+        with h5py.File(tmp_path / "changed.h5", "a") as f:
+            f.attrs[gu.GENERATOR_INFO_ATTR] = f.attrs[gu.GENERATOR_INFO_ATTR].replace('"weights_sha256": "',
+                                                                                     '"weights_sha256": "0')
     if "CORRUPT_RUN" in args:
         (tmp_path / "run").mkdir()
         (tmp_path / "run" / "checkpoint.npz").write_bytes(b"PK\x03\x04 half a zip")
@@ -118,7 +138,8 @@ def places(tmp_path, tiny_data, args):
             "A_FILE": [str(tmp_path / "a_file")], "TRUNCATED": [str(tmp_path / "truncated")],
             "MISSING": [str(tmp_path / "missing")], "NOT_H5": [str(tmp_path / "notes.h5")],
             "CGAN": [str(tmp_path / "cgan.h5")], "PLAIN": [str(tmp_path / "plain.h5")],
-            "CORRUPT_RUN": [str(tmp_path / "run")]}
+            "CORRUPT_RUN": [str(tmp_path / "run")], "A_FILE/run": [str(tmp_path / "a_file" / "run")],
+            "A_FIFO": [str(tmp_path / "fifo.png")], "CHANGED_CGAN": [str(tmp_path / "changed.h5")]}
 
 
 def bad_input_table():
@@ -127,7 +148,7 @@ def bad_input_table():
     shared = ", ".join(f"`{' '.join(args)}`" for args, _ in EVERY_TRAINING_SCRIPT)
     rows.append(f"| every training script | {shared} | the flag, the value and the rule, e.g. "
                 f"`{EVERY_TRAINING_SCRIPT[12][1]}` |")
-    for script, args, message in CASES[len(TRAINING_SCRIPTS) * len(EVERY_TRAINING_SCRIPT):]:
+    for script, args, message in OTHER_CASES:
         words, literal = [], []
         for arg in args + [None]:
             if arg in PLACEHOLDERS or arg is None:

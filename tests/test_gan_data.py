@@ -146,3 +146,12 @@ def test_labels_out_of_range_are_refused(tmp_path):
     datafiles.write_idx(tmp_path / "fashion-mnist" / "train-labels-idx1-ubyte.gz", np.full(10, 12, np.uint8))
     with pytest.raises(gf.UserError, match="labels should be 0-9, found 12-12"):
         gd.load_dataset("fashion_mnist", tmp_path)
+
+
+def test_a_labels_file_where_images_belong_is_named_as_such(tmp_path):
+    datafiles.write_fashion_mnist(tmp_path)
+    folder = tmp_path / "fashion-mnist"
+    (folder / "train-images-idx3-ubyte.gz").write_bytes((folder / "train-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(gf.UserError, match=r"train-images-idx3-ubyte.gz holds 1-dimensional data where images "
+                                           r"\(3-dimensional\) belong; is it the right file\?"):
+        gd.load_dataset("fashion_mnist", tmp_path)

@@ -104,8 +104,8 @@ def test_a_judge_without_a_shipped_one_is_trained_once_said_first_and_trained_ag
 
 
 def test_the_expected_time_comes_from_the_measured_step_time():
-    assert gj.expected_minutes("emnist", 112800) == pytest.approx(882 * 8 * 0.27 / 60)
-    assert gj.expected_minutes("cifar10", 50000) == pytest.approx(391 * 40 * 2.5 / 60)
+    assert gj.expected_minutes("emnist", 112800) == pytest.approx(882 * 8 * 0.22 / 60)
+    assert gj.expected_minutes("cifar10", 50000) == pytest.approx(391 * 40 * 0.86 / 60)
 
 
 JUDGE_IN_A_PROCESS = """

@@ -198,3 +198,43 @@ def test_a_generator_whose_weights_changed_is_refused_and_an_unchecked_one_noted
         f.attrs[gu.GENERATOR_INFO_ATTR] = json.dumps(info)
     cli.run_main(sample.main, [str(older), "--out", str(tmp_path / "grid.png")])
     assert f"note: {older} carries no checksum of its weights" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_corrupt_test_split_stops_the_run_before_its_first_step(tiny_data, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    test_images = data / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"
+    test_images.write_bytes(test_images.read_bytes()[:100])
+    with pytest.raises(SystemExit) as stop:
+        cli.run_main(cgan_fashion.main, ["--data-dir", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                                         "--steps-per-epoch", "1", "--batch-size", "8"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(f"error: {test_images} is corrupt or truncated")
+    assert err.count("\n") == 1 and not (tmp_path / "run" / "losses.csv").exists()
+
+
+@pytest.mark.slow
+def test_a_resume_names_the_settings_edited_at_the_top_of_the_script_and_uses_them(
+        earlier_run, tiny_data, monkeypatch, capsys):
+    monkeypatch.setattr(cgan_fashion, "LEARNING_RATE", 0.0001)
+    run(tiny_data, earlier_run, "--resume", epochs=3)
+    assert "resuming with settings edited since the checkpoint: LEARNING_RATE 0.0002 -> 0.0001" in \
+        capsys.readouterr().out
+    assert json.loads((earlier_run / "run.json").read_text())["constants"]["LEARNING_RATE"] == 0.0001
+    with np.load(earlier_run / "checkpoint.npz") as f:
+        scalars = [float(f[key]) for key in f.files if key.startswith("v") and f[key].shape == ()]
+    assert 0.0001 in np.float32(scalars) and np.float32(0.0002) not in np.float32(scalars)
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_is_refused(earlier_run, tiny_data, capsys):
+    checkpoint = earlier_run / "checkpoint.npz"
+    with np.load(checkpoint) as f:
+        arrays = {key: f[key] for key in f.files}
+    arrays["v0"] = arrays["v0"] + 1  # what a flipped bit in a weight would do, the zip still whole
+    np.savez(checkpoint, **arrays)
+    before = checksums(earlier_run)
+    err = refused(capsys, tiny_data, earlier_run, "--resume", epochs=3)
+    assert f"{checkpoint} is damaged: its contents are not the ones saved (their checksum differs)" in err
+    assert checksums(earlier_run) == before

@@ -110,3 +110,10 @@ def test_a_generator_saved_on_tensorflow_samples_the_same_images_on_another_back
                          "--save-array", there], backend=backend)
     assert result.returncode == 0, result.stderr[-2000:]
     np.testing.assert_allclose(np.load(there), here, atol=1e-5)
+
+
+def test_save_array_names_the_file_numpy_writes(generators, tmp_path, capsys):
+    cli.run_main(sample.main, [str(generators / "gan.h5"), "--out", str(tmp_path / "grid.png"), "--n", "2",
+                               "--save-array", str(tmp_path / "images")])
+    assert f"wrote {tmp_path / 'images.npy'} (4, 28, 28, 1)" in capsys.readouterr().out
+    assert np.load(tmp_path / "images.npy").shape == (4, 28, 28, 1)
