@@ -53,8 +53,9 @@ def test_a_training_step_counts_both_discriminator_updates_and_the_composite():
 
 def test_backend_given_too_late_is_refused(capsys):
     other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         benchmark.cli.run_main(benchmark.main, ["gan_fashion", "--backend", other])
+    assert stop.value.code == 2
     assert "give --backend on the command line of benchmark.py" in capsys.readouterr().err
 
 

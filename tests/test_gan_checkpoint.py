@@ -1,4 +1,4 @@
-"""Interrupt and resume, kills during writes, the optimizers' state, settings a resume must share."""
+"""Interrupt and resume, the optimizers' state, a disk too full to start, settings a resume must share."""
 import csv
 import importlib
 import os
@@ -99,8 +99,9 @@ def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
 
 def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(gan_checkpoint.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1_000_000})())
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--batch-size", "8"])
+    assert stop.value.code == 2
     assert "not enough disk space" in capsys.readouterr().err
     assert not (tmp_path / "losses.csv").exists()
 

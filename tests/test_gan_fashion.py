@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import gan_cli as cli
 import gan_data as gd
 import gan_fashion
 import runchecks
@@ -17,7 +16,7 @@ def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data,
     """The check above can fail: without the switch, Keras 3 leaves the discriminator untouched."""
     d_model = gan_fashion.define_discriminator()
     gan_model = gan_fashion.define_gan(gan_fashion.define_generator(gan_fashion.LATENT_DIM), d_model)
-    assert gan_model is not None and not d_model.trainable
+    assert not d_model.trainable and d_model in gan_model.layers
     before = switchcheck.snapshot(d_model.weights)
     images = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0][:8])
     d_model.train_on_batch(images, np.ones((8, 1)))
@@ -27,14 +26,6 @@ def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data,
 @pytest.mark.slow
 def test_short_run_writes_outputs_and_a_generator_that_reloads(tiny_data, tmp_path):
     runchecks.check_short_fashion_run(gan_fashion, tiny_data, tmp_path)
-
-
-def test_unwritable_output_folder_is_refused(tiny_data, tmp_path, capsys):
-    blocker = tmp_path / "a_file"
-    blocker.write_text("not a folder")
-    with pytest.raises(SystemExit):
-        cli.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(blocker / "out")])
-    assert "cannot write to the output folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow

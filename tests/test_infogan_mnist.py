@@ -112,14 +112,16 @@ def test_sample_modes(infogan_generator, tmp_path, flags, count):
                                            (["--sweep", "2"], "no continuous code 2"),
                                            (["--label", "3"], "--label is for conditional (cgan, acgan) generators; this one is infogan")])
 def test_sample_refuses_bad_codes(infogan_generator, tmp_path, flags, message, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         cli.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
+    assert stop.value.code == 2
     assert message in capsys.readouterr().err
 
 
 def test_sample_refuses_the_q_model(infogan_generator, tmp_path, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         cli.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
+    assert stop.value.code == 2
     assert "is an infogan_q model, not a generator" in capsys.readouterr().err
 
 

@@ -55,7 +55,7 @@ def check_every_file_loads(out):
             keras.models.load_model(path, compile=False)
         elif path.suffix == ".npz":
             with np.load(path) as f:
-                assert all(f[key] is not None for key in f.files)
+                assert [f[key] for key in f.files]  # reading each array checks its zip CRC
         elif path.suffix in (".png", ".gif"):
             with Image.open(path) as image:
                 image.load()
