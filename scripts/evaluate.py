@@ -2,6 +2,7 @@
 
     python scripts/evaluate.py outputs/cgan_fashion/generator.h5             # FID, KID, class agreement
     python scripts/evaluate.py outputs/infogan_mnist/generator_best.h5       # ... code accuracy
+    python scripts/evaluate.py outputs/infogan_mnist/q_model.h5              # Q on the real test digits
     python scripts/evaluate.py outputs/dcgan_cifar10/generator.h5 --inception  # + Inception FID
     python scripts/evaluate.py outputs/pix2pix_sat2map/generator.h5          # L1, PSNR, SSIM
 
@@ -97,11 +98,26 @@ def generator_in(path):
     raise UserError(f"{path} holds no generator_best.h5 or generator.h5 (is the run still before its first summary?)")
 
 
+def evaluate_q(args, info):
+    """InfoGAN's Q model as a classifier of the real test digits: the paper's measure."""
+    q_model, _ = gu.load_generator(args.generator)
+    images, labels = gd.load_dataset("mnist", args.data_dir, "test")
+    accuracy = gm.q_accuracy(q_model, gd.scale_images(images), labels, info["n_cat"])
+    print(f"{args.generator}: InfoGAN's Q, epoch {info.get('epoch')}: its code matched one-to-one to the digits "
+          f"classifies {accuracy:.1%} of the {len(images):,} real test digits")
+    out = Path(args.json) if args.json else Path(args.generator).with_name(f"{Path(args.generator).stem}_metrics.json")
+    write_text(out, json.dumps(dict(q_model=str(args.generator), info=info, q_accuracy=accuracy,
+                                    test_images=len(images)), indent=2))
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     cli.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     args.generator = generator_in(args.generator)
     info = gu.read_generator_info(args.generator)
+    if info.get("kind") == "infogan_q":
+        return evaluate_q(args, info)
     gk.kind_of(info, args.generator)
     if args.inception and info.get("image_shape", [0])[-1] != 3:
         raise UserError("--inception measures colour images (the CIFAR-10 generator); "
@@ -124,6 +140,10 @@ def main(argv=None):
     print(table(results, references, count))
     if "per_class" in results:
         print("class agreement per class: " + ", ".join(f"{name} {share:.0%}" for name, share in results["per_class"].items()))
+    if "code_digits" in results:
+        print("the judge's digits for each code value:\n  " + "\n  ".join(
+            gm.code_digits(results["code_digits"], gd.DATASETS[info["dataset"]]["classes"])))
+        results["code_digits"] = results["code_digits"].astype(int).tolist()
     if args.inception:
         report["inception_fid"] = inception_fid(evaluator, g_model, args.samples, args.seed)
     out = Path(args.json) if args.json else Path(args.generator).with_name(f"{Path(args.generator).stem}_metrics.json")

@@ -73,13 +73,37 @@ def class_agreement(predicted, wanted, n_classes):
     return float(hits.mean()), per_class
 
 
+def code_counts(codes, classes, n_codes, n_classes):
+    """How often each code value went with each class: an (n_codes, n_classes) table."""
+    counts = np.zeros((n_codes, n_classes))
+    np.add.at(counts, (np.asarray(codes), np.asarray(classes)), 1)
+    return counts
+
+
 def code_accuracy(codes, classes, n_codes, n_classes):
     """How well a categorical code works as a classifier, after the one-to-one matching of code
     values to classes that gets the most right (Hungarian algorithm)."""
-    counts = np.zeros((n_codes, n_classes))
-    np.add.at(counts, (np.asarray(codes), np.asarray(classes)), 1)
+    counts = code_counts(codes, classes, n_codes, n_classes)
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(codes))
+
+
+def q_accuracy(q_model, images, labels, n_cat):
+    """InfoGAN's Q as a classifier of real images, as the paper measures it: the code value Q finds
+    in each image, matched one-to-one to the labels (code_accuracy)."""
+    outputs = q_model.predict(np.asarray(images, "float32"), batch_size=500, verbose=0)
+    category = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    return code_accuracy(np.argmax(category, axis=1), labels, n_cat, int(np.max(labels)) + 1)
+
+
+def code_digits(counts, class_names, shown=3):
+    """Each code value's most frequent classes, by name: "code 3: 8 61%, 3 22%, 5 9%"."""
+    lines = []
+    for code, row in enumerate(counts):
+        top = np.argsort(row)[::-1][:shown]
+        lines.append(f"code {code}: " + ", ".join(f"{class_names[c]} {row[c] / max(row.sum(), 1):.0%}"
+                                                  for c in top if row[c]))
+    return lines
 
 
 def _unit_range(images):
@@ -140,10 +164,10 @@ class ImageEvaluator:
         self.judge, self.judge_info, (train_images, train_labels), (test_images, test_labels) = measuring
         trained_on = info.get("trained_on")
         if trained_on and trained_on != gd.DATASETS[info["dataset"]]["classes"]:
-            test_images, _ = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
+            test_images, test_labels = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
             train_images, _ = gd.select_classes(train_images, train_labels, info["dataset"], trained_on)
         self.train_images = gd.scale_images(train_images)
-        self.test_images = gd.scale_images(test_images)
+        self.test_images, self.test_labels = gd.scale_images(test_images), test_labels
         self.judge_model = features_and_classes(self.judge)
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
 
@@ -164,6 +188,7 @@ class ImageEvaluator:
         if self.primary == "code_accuracy":
             n_digits = len(gd.DATASETS[self.info["dataset"]]["classes"])
             results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)
+            results["code_digits"] = code_counts(asked, predicted, self.info["n_cat"], n_digits)
         return results
 
     def references(self, n, seed=0):
@@ -243,7 +268,7 @@ class QualityLog:
         if not self.path.is_file():
             return []
         with open(self.path, newline="") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
 
     def beats(self, row, best):
         """Whether a metrics row is better than `best` (None: no row yet) on the primary figure."""
@@ -272,12 +297,18 @@ class QualityLog:
             results = self.evaluator(g_model, self.samples)
             if raw_model is not None:
                 results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]
+            q_snapshot = Path(snapshot).with_name(Path(snapshot).name.replace("generator", "q_model", 1))
+            if results.get("code_digits") is not None and q_snapshot.is_file():
+                q_model, info = gu.load_generator(q_snapshot)
+                results["q_accuracy"] = q_accuracy(q_model, self.evaluator.test_images, self.evaluator.test_labels,
+                                                   info["n_cat"])
         row = dict(epoch=epoch, **({} if minutes is None else dict(minutes=minutes)),
-                   **{k: v for k, v in results.items() if k != "per_class"})
+                   **{k: v for k, v in results.items() if k not in ("per_class", "code_digits")})
         self.rows = [r for r in self.rows if r["epoch"] < epoch]
         best = self.best()
         self.rows.append(row)
-        write_csv(self.path, list(row), [[f"{v:.6g}" for v in r.values()] for r in self.rows])
+        header = list(row)  # a row from before a column existed leaves it empty
+        write_csv(self.path, header, [[f"{r[k]:.6g}" if k in r else "" for k in header] for r in self.rows])
         if self.beats(row, best):
             copy_file(snapshot, self.out_dir / "generator_best.h5")
             best = row

@@ -55,6 +55,13 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
     run_evaluate(tiny_generators / "infogan" / "generator.h5", "--data-dir", str(tiny_data))
     report = json.loads((tiny_generators / "infogan" / "generator_metrics.json").read_text())
     assert 0.1 <= report["results"]["code_accuracy"] <= 1  # the best matching gets at least chance
+    counts = report["results"]["code_digits"]
+    assert len(counts) == 10 and sum(map(sum, counts)) == 50
+    assert "the judge's digits for each code value:\n  code 0: " in capsys.readouterr().out
+    run_evaluate(tiny_generators / "infogan" / "q_model.h5", "--data-dir", str(tiny_data))
+    assert "InfoGAN's Q, epoch 1: its code matched one-to-one to the digits classifies " in capsys.readouterr().out
+    q_report = json.loads((tiny_generators / "infogan" / "q_model_metrics.json").read_text())
+    assert q_report["test_images"] == 20 and q_report["q_accuracy"] >= 0.1
     run_evaluate(tiny_generators / "gan" / "generator.h5", "--data-dir", str(tiny_data),
                  "--json", str(tiny_generators / "gan.json"))
     results = json.loads((tiny_generators / "gan.json").read_text())["results"]

@@ -66,6 +66,30 @@ def test_code_matching_recovers_a_permutation_and_finds_nothing_in_noise():
     assert 0.5 <= gm.code_accuracy(codes, half_right, 10, 10) < 0.6
 
 
+class StubQ:
+    """A Q model whose categorical code is a known function of each image's label."""
+
+    def __init__(self, labels, code_of_label):
+        self.codes = np.eye(10)[code_of_label[labels]]
+
+    def predict(self, images, batch_size, verbose):
+        return [self.codes[:len(images)], np.zeros((len(images), 1))]
+
+
+def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 500)
+    images = np.zeros((500, 28, 28, 1))
+    assert gm.q_accuracy(StubQ(labels, rng.permutation(10)), images, labels, 10) == 1.0
+    merged = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4])  # 9s read as 4s, as InfoGAN runs do
+    assert gm.q_accuracy(StubQ(labels, merged), images, labels, 10) == pytest.approx(np.mean(labels != 9))
+
+
+def test_code_digits_names_each_code_values_classes():
+    counts = gm.code_counts([0, 0, 0, 0, 1, 1], [4, 4, 4, 9, 7, 7], 2, 10)
+    assert gm.code_digits(counts, [str(d) for d in range(10)]) == ["code 0: 4 75%, 9 25%", "code 1: 7 100%"]
+
+
 def test_l1_psnr_and_ssim_on_known_images():
     images = np.random.default_rng(2).uniform(-1, 1, (4, 32, 32, 3))
     assert gm.mean_l1(images, images) == 0

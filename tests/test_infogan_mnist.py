@@ -65,7 +65,7 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
     header = (tmp_path / "losses.csv").read_text().splitlines()[0]
     assert header == ",".join(["epoch", "step", "d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
     assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "code_accuracy",
-                                        "raw_code_accuracy"]
+                                        "raw_code_accuracy", "q_accuracy"]
     if n_cont:
         runchecks.check_report(tmp_path, summaries=1)
 
