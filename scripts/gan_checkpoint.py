@@ -2,7 +2,6 @@
 finished, a checkpoint written, and the run ends naming it."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import hashlib
 import json
 import shutil
 import time
@@ -14,7 +13,7 @@ import keras
 import numpy as np
 
 from gan_cli import STOP, Interrupted
-from gan_files import UserError, atomic_write, one_line
+from gan_files import UserError, arrays_digest, atomic_write, one_line
 from gan_utils import freeze_discriminator, unfreeze_discriminator
 
 
@@ -117,14 +116,6 @@ class Checkpoint:
             self.save(epoch + 1, 0)
         if epoch + 1 == n_epochs:
             STOP["training"] = False
-
-
-def arrays_digest(arrays):
-    """SHA-256 of arrays' bytes, in order: what proves a checkpoint still holds what was saved."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(np.asarray(array)).tobytes())
-    return digest.hexdigest()
 
 
 def saved_epoch(path):

@@ -2,6 +2,7 @@
 any moment leaves the previous file whole; and UserError, the problems a user sees as one line."""
 import csv
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +24,15 @@ class UserError(Exception):
 
 def one_line(error):
     return " ".join(str(error).split())
+
+
+def arrays_digest(arrays):
+    """SHA-256 of arrays' bytes, in order: what proves a saved file (a generator's weights, a
+    checkpoint) still holds what was saved."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(array)).tobytes())
+    return digest.hexdigest()
 
 
 def atomic_write(path, write):

@@ -2,7 +2,6 @@
 loading a generator with what it is, and the discriminator's freeze and unfreeze."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_files import UserError, atomic_write, image_format  # noqa: E402
+from gan_files import UserError, arrays_digest, atomic_write, image_format  # noqa: E402
 
 GENERATOR_INFO_ATTR = "gan_generator_info"
 GRID_DPI = 100
@@ -147,19 +146,11 @@ def save_image(image, path):
     atomic_write(path, lambda tmp: picture.save(tmp, image_format(path).upper()))
 
 
-def weights_digest(model):
-    """SHA-256 of a model's weights, in order: what proves a saved file still holds them."""
-    digest = hashlib.sha256()
-    for weights in model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest.hexdigest()
-
-
 def save_generator(g_model, path, **info):
     """A generator (or InfoGAN's Q model, or a judge) as .h5, with what sample.py and evaluate.py
     need to know stored inside, and the checksum of its weights; returns that info. The
     optimizer's state stays out: it is the checkpoint's."""
-    info = dict(info, weights_sha256=weights_digest(g_model))
+    info = dict(info, weights_sha256=arrays_digest(g_model.get_weights()))
 
     def write(tmp):
         g_model.save(tmp, include_optimizer=False)
@@ -196,7 +187,7 @@ def load_generator(path, verify=True):
         raise UserError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})")
     if verify and "weights_sha256" not in info:
         print(f"note: {path} carries no checksum of its weights (saved by an older version), so they are not checked")
-    elif verify and weights_digest(model) != info["weights_sha256"]:
+    elif verify and arrays_digest(model.get_weights()) != info["weights_sha256"]:
         raise UserError(f"{path} is damaged: its weights are not the ones saved (their checksum differs); "
                         "use another snapshot")
     return model, info
