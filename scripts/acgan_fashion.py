@@ -66,7 +66,7 @@ import gan_utils as gu
 LATENT_DIM = 100
 N_EPOCHS = 100
 N_BATCH = 64
-EVAL_EVERY = 10
+EVAL_EVERY = 10  # epochs between summaries: a grid, a generator snapshot, metrics
 CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
@@ -75,7 +75,7 @@ EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics;
 LOSSES = ["binary_crossentropy", "sparse_categorical_crossentropy"]
 
 
-def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
+def define_discriminator(in_shape=(28, 28, 1), n_classes=10, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_image = keras.Input(shape=in_shape)
     fe = layers.Conv2D(32, (3, 3), strides=(2, 2), padding="same", kernel_initializer=init)(in_image)
@@ -90,7 +90,7 @@ def define_discriminator(in_shape=(28, 28, 1), n_classes=10):
     out1 = layers.Dense(1, activation="sigmoid", name="source", dtype="float32")(fe)
     out2 = layers.Dense(n_classes, activation="softmax", name="label", dtype="float32")(fe)
     model = keras.Model(in_image, [out1, out2], name="discriminator")
-    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss=LOSSES, optimizer=opt)
     return model
 
@@ -114,14 +114,14 @@ def define_generator(latent_dim, n_classes=10):
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE):
+def define_gan(g_model, d_model, batchnorm=BATCHNORM_IN_COMPOSITE, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     gu.freeze_discriminator(d_model, batchnorm)
     source, label = d_model(g_model.output)
     # Named outputs: both would be called "discriminator", and Keras would then report one
     # head's loss twice instead of each head's loss.
     gan_output = [layers.Identity(name="source")(source), layers.Identity(name="label")(label)]
     model = keras.Model(g_model.input, gan_output, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss=LOSSES, optimizer=opt)
     return model
 
@@ -146,40 +146,29 @@ def class_head_accuracy(d_model, test_dataset):
     return float(np.mean(np.argmax(class_probs, axis=1) == labels))
 
 
-def summarize_performance(epoch, g_model, d_model, latent_dim, out_dir, test_dataset=None):
-    """A grid with one named class per column, a generator snapshot, the class head's accuracy."""
-    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
-    gu.save_class_grid(g_model, latent_dim, gd.FASHION_CLASSES, out_dir / f"generated_plot_e{epoch:03d}.png",
-                       f"epoch {epoch}")
-    save_generator(g_model, snapshot, latent_dim, epoch)
+def summarize_performance(epoch, g_model, out_dir, d_model, test_dataset, settings):
+    """A grid with one named class per column, and the class head's accuracy on real test images."""
+    gu.save_class_grid(g_model, settings.latent_dim, gd.FASHION_CLASSES,
+                       out_dir / f"generated_plot_e{epoch:03d}.png", f"epoch {epoch}")
     if test_dataset is not None:
         accuracy = class_head_accuracy(d_model, test_dataset)
         print(f"class-head accuracy on {len(test_dataset[0])} real test images: {accuracy:.1%}")
         gf.write_epoch_row(out_dir / "class_accuracy.csv", ["epoch", "class_head_accuracy"],
-                          [epoch, f"{accuracy:.4f}"])
-    return snapshot
+                           [epoch, f"{accuracy:.4f}"])
 
 
-def save_generator(g_model, path, latent_dim, epoch):
-    gu.save_generator(g_model, path, kind="acgan", latent_dim=latent_dim, n_classes=10,
-                      class_names=gd.FASHION_CLASSES, image_shape=[28, 28, 1], dataset="fashion_mnist",
-                      epoch=epoch)
-
-
-def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n_batch=N_BATCH,
-          *, steps_per_epoch=None, eval_every=EVAL_EVERY, ema_decay=EMA_DECAY, test_dataset=None,
-          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out("acgan_fashion"), options=None):
-    bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
+def train(g_model, d_model, gan_model, dataset, settings, test_dataset=None):
+    latent_dim, n_batch, batchnorm = settings.latent_dim, settings.n_batch, settings.batchnorm_in_composite
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     g_training = gu.in_training_mode(g_model)
-    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+    run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset[0]),
                  loss_names=["dr_source", "dr_class", "df_source", "df_class", "g_source", "g_class"],
                  batchnorm_inputs=lambda n: gu.generate_latent_points(latent_dim, n, 10),
-                 settings=dict(script="acgan_fashion", dataset="fashion_mnist", latent_dim=latent_dim,
-                               batchnorm=batchnorm, batch_size=n_batch))
-    for i in run.epochs(n_epochs):
-        for j in run.steps(bat_per_epo):
+                 generator_info=dict(kind="acgan", dataset="fashion_mnist", latent_dim=latent_dim, n_classes=10,
+                                     class_names=gd.FASHION_CLASSES))
+    for i in run.epochs():
+        for j in run.steps():
             [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch)
             gu.unfreeze_discriminator(d_model)
             _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
@@ -189,32 +178,20 @@ def train(g_model, d_model, gan_model, dataset, latent_dim, n_epochs=N_EPOCHS, n
             gu.freeze_discriminator(d_model, batchnorm)
             _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
             run.log_step(d_r1, d_r2, d_f, d_f2, g_1, g_2)
-        if run.summary_due(eval_every):
-            snapshot = summarize_performance(i + 1, run.sample_generator(), d_model, latent_dim, run.out_dir,
-                                             test_dataset)
-            run.record_summary(snapshot)
-    save_generator(run.sample_generator(), run.out_dir / "generator.h5", latent_dim, n_epochs)
+        run.summarize(summarize_performance, d_model, test_dataset, settings)
     run.finish()
 
 
 def main(argv=None):
-    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES,
-                        default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
-    args = parser.parse_args(argv)
-    out_dir = gr.prepare_run(args, "acgan_fashion")
-    dataset = load_real_samples(args.data_dir)
-    test_dataset = load_real_samples(args.data_dir, split="test")
-    gr.check_batch(args.batch_size, len(dataset[0]))
-    d_model = define_discriminator()
-    g_model = define_generator(LATENT_DIM)
-    gan_model = define_gan(g_model, d_model, args.batchnorm_in_composite)
+    settings = gr.parse_settings(globals(), argv)
+    out_dir = gr.prepare_run(settings)
+    dataset = load_real_samples(settings.data_dir)
+    test_dataset = load_real_samples(settings.data_dir, split="test")
+    d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    g_model = define_generator(settings.latent_dim)
+    gan_model = define_gan(g_model, d_model, settings.batchnorm_in_composite, settings.learning_rate, settings.beta_1)
     gu.plot_architectures(out_dir, d_model, g_model, gan_model)
-    train(g_model, d_model, gan_model, dataset, LATENT_DIM, args.epochs, args.batch_size,
-          steps_per_epoch=args.steps_per_epoch, eval_every=args.eval_every, test_dataset=test_dataset,
-          ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          options=gr.RunOptions.from_args(args))
+    train(g_model, d_model, gan_model, dataset, settings, test_dataset)
 
 
 if __name__ == "__main__":

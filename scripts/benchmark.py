@@ -57,6 +57,7 @@ from numpy.random import randint, randn
 import gan_cli as cli
 import gan_data as gd
 import gan_devices
+import gan_run as gr
 import gan_files as gf
 
 MAX_MATMUL_SIZE = 8192  # 256 MiB a float32 matrix; larger ones only risk running out of memory
@@ -183,39 +184,38 @@ def random_cgan_data(shape):
     return [random_gan_data(shape), np.random.randint(0, 10, DATASET_SIZE)]
 
 
+def own_train_of(script, models, *extra):
+    """The script's own train() on `models` (g, d, gan), run as its command line would with these
+    batches and steps, and without measuring."""
+    def own_train(dataset, n_batch, n_steps, out_dir):
+        settings = gr.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
+                                                    str(n_steps), "--eval-samples", "0", "--out", str(out_dir)])
+        script.train(*models, dataset, settings, *extra)
+
+    return own_train
+
+
 def build_standard(script):
     """(g_model, d_model, gan_model, the script's own train() on them)."""
     g_model, d_model = script.define_generator(script.LATENT_DIM), script.define_discriminator()
     gan_model = script.define_gan(g_model, d_model)
-
-    def own_train(dataset, n_batch, n_steps, out_dir):
-        script.train(g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch,
-                     steps_per_epoch=n_steps, eval_every=10 ** 6, out_dir=out_dir)
-
-    return g_model, d_model, gan_model, own_train
+    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model))
 
 
 def build_infogan(script):
+    """With the script's default UPDATE_RULE: the reference rule trains the fake half through a
+    model of its own, Q's head included."""
     d_model, q_model = script.define_discriminator()
+    info_model = script.define_info_discriminator(d_model, q_model) if script.UPDATE_RULE == "reference" else None
     g_model = script.define_generator(script.LATENT_DIM + script.N_CAT + script.N_CONT)
-    gan_model = script.define_gan(g_model, d_model, q_model)
-
-    def own_train(dataset, n_batch, n_steps, out_dir):
-        script.train(g_model, d_model, q_model, gan_model, dataset, script.LATENT_DIM, script.N_CAT, 1,
-                     n_batch, steps_per_epoch=n_steps, eval_every=10 ** 6, out_dir=out_dir)
-
-    return g_model, d_model, gan_model, own_train
+    gan_model = script.define_gan(g_model, d_model, q_model, discriminator=info_model)
+    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model), q_model, info_model)
 
 
 def build_pix2pix(script):
     d_model, g_model = script.define_discriminator(), script.define_generator()
     gan_model = script.define_gan(g_model, d_model)
-
-    def own_train(dataset, n_batch, n_steps, out_dir):
-        script.train(d_model, g_model, gan_model, dataset, 1, n_batch, steps_per_epoch=n_steps,
-                     eval_every=10 ** 6, out_dir=out_dir)
-
-    return g_model, d_model, gan_model, own_train
+    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model))
 
 
 # For each script: its tutorial loop, random data of its dataset's shape, how its models are built.

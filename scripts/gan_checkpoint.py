@@ -19,27 +19,31 @@ from gan_utils import freeze_discriminator, unfreeze_discriminator
 
 class Checkpoint:
     """checkpoint.npz in the output folder: every model's variables (weights, moving statistics,
-    dropout seeds), both optimizers' state, NumPy's random state, the loss log, the epoch and
+    dropout seeds), every optimizer's state (the discriminator's, the composite's, and that of any
+    other model compiled for a discriminator-side update, such as InfoGAN's reference rule), NumPy's random state, the loss log, the epoch and
     step to go on from, the time taken so far, and the settings a resumed run must share."""
 
-    def __init__(self, out_dir, log, models, d_model, gan_model, settings, resume=False, batchnorm="frozen",
+    def __init__(self, out_dir, log, models, discriminators, gan_model, settings, resume=False, batchnorm="frozen",
                  constants=None):
         self.path = Path(out_dir) / "checkpoint.npz"
         self.log, self.models, self.settings, self.constants = log, models, dict(settings), dict(constants or {})
-        self.optimizers = [d_model.optimizer, gan_model.optimizer]
+        self.discriminators = list(discriminators)
+        self.optimizers = [m.optimizer for m in self.discriminators] + [gan_model.optimizer]
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
         check_disk(out_dir, models)
         if resume:
-            self._build_optimizers(d_model, gan_model, batchnorm)
+            self._build_optimizers(gan_model, batchnorm)
             self._restore()
         self.started = time.time()
         STOP.update(training=True, requested=False)
 
-    def _build_optimizers(self, d_model, gan_model, batchnorm):
+    def _build_optimizers(self, gan_model, batchnorm):
         """With the trainable weights each model trains in the loop, so their state lines up."""
-        unfreeze_discriminator(d_model)
-        d_model.optimizer.build(d_model.trainable_variables)
-        freeze_discriminator(d_model, batchnorm)
+        for model in self.discriminators:
+            unfreeze_discriminator(model)
+            model.optimizer.build(model.trainable_variables)
+        for model in self.discriminators:
+            freeze_discriminator(model, batchnorm)
         gan_model.optimizer.build(gan_model.trainable_variables)
 
     def _variables(self):

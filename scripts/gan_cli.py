@@ -109,6 +109,25 @@ def finite_float(text):
     return value
 
 
+def positive_float(text):
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be above 0")
+    return value
+
+
+def non_negative_float(text):
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def comma_list(text):
+    """A list flag: names separated by commas ("horse,deer"); empty for none."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def fraction(text):
     value = finite_float(text)
     if not 0 <= value < 1:

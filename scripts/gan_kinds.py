@@ -16,8 +16,15 @@ SWEEP = np.linspace(-2, 2, 10)  # an InfoGAN continuous code's values along a sw
 PROGRESS_IMAGES = 64  # images in a progress frame of an unconditional generator
 
 
+def noise(prior, shape, rng=np.random):
+    """Latent noise: "normal", N(0, 1), or "uniform" in [-1, 1] (InfoGAN's reference code)."""
+    if prior == "uniform":
+        return rng.uniform(-1, 1, shape).astype("float32")
+    return rng.standard_normal(shape).astype("float32")
+
+
 def latent_points(info, n, rng):
-    return rng.standard_normal((n, info["latent_dim"]), dtype="float32")
+    return noise(info.get("noise", "normal"), (n, info["latent_dim"]), rng)
 
 
 def unconditional_inputs(info, n, rng):
@@ -37,16 +44,16 @@ def infogan_inputs(info, n, rng):
     return np.hstack((noise, np.eye(info["n_cat"])[asked], cont)).astype("float32"), asked
 
 
-def code_grid_inputs(latent_dim, n_cat, n_cont, n_cols=10, rng=np.random):
+def code_grid_inputs(latent_dim, n_cat, n_cont, n_cols=10, rng=np.random, prior="normal"):
     """InfoGAN: one row per categorical value, the same n_cols latent points in every row."""
-    z_latent = np.tile(rng.standard_normal((n_cols, latent_dim)), (n_cat, 1))
+    z_latent = np.tile(noise(prior, (n_cols, latent_dim), rng), (n_cat, 1))
     cat_codes = np.repeat(np.eye(n_cat), n_cols, axis=0)
     return np.hstack((z_latent, cat_codes, np.zeros((n_cat * n_cols, n_cont)))).astype("float32")
 
 
-def sweep_grid_inputs(latent_dim, n_cat, n_cont, code, rng=np.random):
+def sweep_grid_inputs(latent_dim, n_cat, n_cont, code, rng=np.random, prior="normal"):
     """InfoGAN: one row per categorical value; along each row continuous code `code` goes from -2 to 2."""
-    z_input = code_grid_inputs(latent_dim, n_cat, n_cont, len(SWEEP), rng)
+    z_input = code_grid_inputs(latent_dim, n_cat, n_cont, len(SWEEP), rng, prior)
     z_input[:, latent_dim + n_cat + code] = np.tile(SWEEP, n_cat)
     return z_input
 

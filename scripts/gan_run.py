@@ -3,14 +3,16 @@ checkpoint (gan_checkpoint.py), the moving-average generator, the quality log
 (gan_metrics.py); and the command line every training script shares."""
 import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
+import argparse
 import os
 import platform
+import re
 import shlex
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 try:
     import fcntl  # POSIX: the output folder's lock
@@ -26,8 +28,9 @@ import numpy as np  # noqa: E402
 
 import gan_metrics as gm  # noqa: E402
 from gan_checkpoint import Checkpoint, saved_epoch  # noqa: E402
-from gan_cli import (MAX_SEED, ArgumentParser, Interrupted, check_folders, format_duration, fraction, int_up_to,  # noqa: E402
-                     positive_int, resume_command, seed)
+from gan_cli import (MAX_SEED, ArgumentParser, Interrupted, check_folders, comma_list, format_duration,  # noqa: E402
+                     fraction, int_up_to, non_negative_float, non_negative_int, positive_float, positive_int,
+                     resume_command, seed)
 import gan_utils as gu  # noqa: E402
 from gan_devices import add_flags as add_device_flags, device_count, splitting_batches, use_devices, use_precision  # noqa: E402,E501
 from gan_kinds import progress_inputs  # noqa: E402
@@ -44,18 +47,6 @@ EARLIER_PREFIX = "earlier-"  # --fresh moves an earlier run's files into earlier
 _HELD_LOCKS = {}  # this process's output-folder locks by folder, open until it exits
 REFRESH_SECONDS = 60  # losses.csv, losses.png and the report are rewritten during an epoch this often,
 REFRESH_STEPS = 500  # or after this many steps, whichever comes first
-
-
-def script_constants(script):
-    """The UPPER_CASE settings at the top of a training script, as they are in this run: every one
-    is recorded in run.json and the checkpoint, and a resume names those edited since."""
-    module = sys.modules.get(script)
-    if module is None or Path(getattr(module, "__file__", "")).stem != script:
-        module = sys.modules["__main__"]
-    if Path(getattr(module, "__file__", "")).stem != script:
-        return {}
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(module).items()
-            if name.isupper() and isinstance(value, (bool, int, float, str, list, tuple))}
 
 
 class ResumedProgbar(keras.utils.Progbar):
@@ -150,64 +141,55 @@ class AveragedGenerator:
             layer.momentum = momentum
 
 
-@dataclass
-class RunOptions:
-    """What main() passes on to a run from the command line; train() alone uses the defaults.
-    `flags`: every flag's value, shown in the report."""
-    resume: bool = False
-    checkpoint_every: int = 1
-    eval_samples: int = 0
-    data_dir: str = None
-    judge_dir: str = None
-    flags: dict = None
-
-    @classmethod
-    def from_args(cls, args):
-        return cls(args.resume, args.checkpoint_every, args.eval_samples, args.data_dir, args.judge_dir, vars(args))
-
-
 class Run:
     """One training run. train() keeps the tutorial's loop, with `epochs()` and `steps()` as its
-    loops, `log_step()` after the three updates, and `summary_due()`, `sample_generator()` and
-    `record_summary()` at each summary. `ema_decay` 0 turns the averaged generator off. The run
-    keeps report.html and progress.gif (gan_report.py) up to date at each summary, at the end,
-    and when it stops early."""
+    loops, `log_step()` after the updates and `summarize()` at the end of each epoch; `finish()`
+    saves generator.h5. `settings` (parse_settings) hold the script's constants and flags;
+    `generator_info`: what the saved generators are (gan_kinds.py), given once; `companions`:
+    {file stem: (model, info)} saved beside each generator (InfoGAN's Q). EMA_DECAY 0 turns the
+    averaged generator off. The run keeps report.html and progress.gif (gan_report.py) up to
+    date at each summary, at the end, and when it stops early."""
 
-    def __init__(self, out_dir, g_model, d_model, gan_model, *, loss_names, settings, n_images=None, ema_decay=0.0,
-                 options=None, extra_models=(), batchnorm="frozen", batchnorm_inputs=None, pairs=None):
-        options = options or RunOptions()
-        self.out_dir, self.g_model, self.checkpoint_every = Path(out_dir), g_model, options.checkpoint_every
-        self.pairs, self.settings, self.n_images = pairs, settings, n_images
+    def __init__(self, settings, g_model, d_model, gan_model, *, loss_names, n_images, generator_info,
+                 extra_models=(), companions=None, batchnorm_inputs=None, pairs=None):
+        check_batch(settings.n_batch, n_images)
+        self.settings, self.g_model, self.n_images, self.pairs = settings, g_model, n_images, pairs
+        self.out_dir = Path(settings.out) if settings.out else default_out(settings.script)
+        self.generator_info = dict(generator_info, image_shape=list(g_model.outputs[0].shape[1:]))
+        self.companions = companions or {}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names)
-        self.quality = gm.QualityLog(self.out_dir, options.eval_samples, options.data_dir, pairs=pairs,
-                                     resume=options.resume, judge_dir=options.judge_dir)
-        self.quality.prepare(settings.get("dataset"))
-        self.average = AveragedGenerator(g_model, ema_decay, batchnorm_inputs) if ema_decay else None
+        self.quality = gm.QualityLog(self.out_dir, settings.eval_samples, settings.data_dir, pairs=pairs,
+                                     resume=settings.resume, judge_dir=settings.judge_dir)
+        self.quality.prepare(generator_info.get("dataset"))
+        self.average = AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs) if settings.ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
-        precision = keras.mixed_precision.global_policy().name
-        self.constants = script_constants(settings.get("script"))
-        self.checkpoint = Checkpoint(self.out_dir, self.log, models, d_model, gan_model, resume=options.resume,
-                                     batchnorm=batchnorm, settings=dict(settings, ema_decay=ema_decay,
-                                                                        precision=precision),
-                                     constants=self.constants)
+        discriminators = [d_model] + [m for m in extra_models if getattr(m, "optimizer", None) is not None]
+        fixed = {name: value for name, value in settings.recorded().items() if name in FIXED_ON_RESUME}
+        self.checkpoint = Checkpoint(self.out_dir, self.log, models, discriminators, gan_model, resume=settings.resume,
+                                     batchnorm=getattr(settings, "batchnorm_in_composite", "frozen"),
+                                     settings=dict(fixed, script=settings.script, dataset=generator_info.get("dataset"),
+                                                   precision=keras.mixed_precision.global_policy().name),
+                                     constants=settings.constants())
         # Every variable so far (models, average, a resumed run's optimizers) was made under the
         # run's distribution (gan_devices.use_devices); from here it is in force only in steps().
         self.distribution = keras.distribution.distribution()
         keras.distribution.set_distribution(None)
-        self._start_report(settings, options)
-        self.epoch = self.step = self.n_epochs = self.steps_per_epoch = 0
+        self._start_report()
+        self.epoch = self.step = self.steps_per_epoch = 0
+        self.n_epochs = settings.n_epochs
 
-    def epochs(self, n_epochs):
-        """The epochs still to train (from 0); a checkpoint after each, every `checkpoint_every`."""
-        self.n_epochs = n_epochs
-        for self.epoch in range(self.checkpoint.epoch, n_epochs):
+    def epochs(self):
+        """The epochs still to train (from 0) of N_EPOCHS; a checkpoint after every CHECKPOINT_EVERY."""
+        for self.epoch in range(self.checkpoint.epoch, self.n_epochs):
             yield self.epoch
-            self.checkpoint.epoch_done(self.epoch, n_epochs, self.checkpoint_every)
+            self.checkpoint.epoch_done(self.epoch, self.n_epochs, self.settings.checkpoint_every)
 
-    def steps(self, n_steps):
-        """This epoch's steps still to train, with a progress bar; on Ctrl-C a checkpoint after the step."""
+    def steps(self):
+        """This epoch's steps still to train (--steps-per-epoch, or one pass over the training
+        images), with a progress bar; on Ctrl-C a checkpoint after the step."""
+        n_steps = self.settings.steps_per_epoch or self.n_images // self.settings.n_batch
         first = self.checkpoint.first_step(self.epoch)
         if self.epoch == self.checkpoint.epoch:
             self._header(n_steps)
@@ -240,40 +222,55 @@ class Run:
         if self.average:
             self.average.update(len(self.log.rows))
 
-    def summary_due(self, eval_every):
-        """Every `eval_every` epochs, after the first (a first look within minutes) and the last."""
-        return self.epoch == 0 or (self.epoch + 1) % eval_every == 0 or self.epoch + 1 == self.n_epochs
+    def summary_due(self):
+        """Every EVAL_EVERY epochs, after the first (a first look within minutes) and the last."""
+        return (self.epoch == 0 or (self.epoch + 1) % self.settings.eval_every == 0
+                or self.epoch + 1 == self.n_epochs)
 
     def sample_generator(self):
         """The generator the grids, snapshots and metrics show: the average, when it is on."""
         return self.average.for_sampling() if self.average else self.g_model
 
-    def record_summary(self, snapshot):
-        """After the script's own summary (grid, snapshot): the metrics, the progress frame and
-        animation, and the report."""
+    def summarize(self, summarize_performance, *args):
+        """At the end of an epoch, when a summary is due: the script's
+        `summarize_performance(epoch, g_model, out_dir, *args)` (its grids), a generator snapshot
+        (generator_e010.h5), the metrics, the progress frame and animation, and the report."""
+        if not self.summary_due():
+            return
+        epoch, g_model = self.epoch + 1, self.sample_generator()
+        summarize_performance(epoch, g_model, self.out_dir, *args)
+        snapshot = self.save_generators(f"_e{epoch:03d}", epoch)
         raw = self.g_model if self.average else None
-        self.quality.record(self.epoch + 1, self.sample_generator(), snapshot, raw_model=raw,
-                            minutes=self.checkpoint.seconds() / 60)
+        self.quality.record(epoch, g_model, snapshot, raw_model=raw, minutes=self.checkpoint.seconds() / 60)
         self._draw_progress(snapshot)
         write_progress_gif(self.out_dir)
         self._report(state="running")
 
+    def save_generators(self, suffix, epoch):
+        """generator<suffix>.h5 (the sample generator) and its companions; the generator's path."""
+        path = self.out_dir / f"generator{suffix}.h5"
+        gu.save_generator(self.sample_generator(), path, **self.generator_info, epoch=epoch)
+        for stem, (model, info) in self.companions.items():
+            gu.save_generator(model, self.out_dir / f"{stem}{suffix}.h5", **info, epoch=epoch)
+        return path
+
     def finish(self):
-        """The end of train(), which leaves Keras' distribution as it found it."""
+        """The end of train(): generator.h5, the report, and Keras' distribution as it was found."""
+        self.save_generators("", self.n_epochs)
         keras.distribution.set_distribution(self.distribution)
         self._report(state="finished")
         print(f"generator saved to {self.out_dir / 'generator.h5'}; report: {self.out_dir / 'report.html'}")
         self.quality.report()
 
-    def _start_report(self, settings, options):
-        earlier = read_run_info(self.out_dir) if options.resume else {}
-        flags = {k: v for k, v in (options.flags or {}).items() if v is not None}
-        update_run_info(self.out_dir, script=settings.get("script"), command=shlex.join(["python", *sys.argv]),
+    def _start_report(self):
+        earlier = read_run_info(self.out_dir) if self.settings.resume else {}
+        update_run_info(self.out_dir, script=self.settings.script, command=shlex.join(["python", *sys.argv]),
                         started=earlier.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
                         machine=f"{platform.machine()}, {os.cpu_count()} cores",
                         backend=f"{keras.backend.backend()}, {device_count(self.distribution)} device(s), "
                                 f"{keras.mixed_precision.global_policy().name}",
-                        hyperparameters=dict(settings, **flags), constants=self.constants, judge=self.quality.judge(),
+                        hyperparameters=self.settings.recorded(), constants=self.settings.constants(),
+                        judge=self.quality.judge(),
                         state="starting")
 
     def _report(self, **fields):
@@ -297,10 +294,11 @@ class Run:
         save_frame(images, n_cols, self.out_dir / PROGRESS_DIR / f"e{self.epoch + 1:03d}.png")
 
     def _header(self, n_steps):
-        dataset = f" on {self.settings['dataset']}" if "dataset" in self.settings else ""
+        dataset = self.generator_info.get("dataset")
+        dataset = f" on {dataset}" if dataset else ""
         images = f"{self.n_images:,} training images, " if self.n_images else ""
         start = f", from epoch {self.epoch + 1} step {self.checkpoint.step + 1}" if self.epoch or self.checkpoint.step else ""
-        print(f"{self.settings.get('script')}{dataset}: {images}batch {self.settings.get('batch_size')}, {n_steps} "
+        print(f"{self.settings.script}{dataset}: {images}batch {self.settings.n_batch}, {n_steps} "
               f"steps an epoch, {self.n_epochs} epochs{start}; writing to {self.out_dir}")
 
     def _estimate(self, steps_timed, n_steps):
@@ -319,47 +317,128 @@ def default_out(name):
     return REPO_DIR / "outputs" / name
 
 
-def make_parser(doc, *, epochs, batch_size, eval_every, ema_decay, checkpoint_every=1):
-    """The flags every training script has, with its top-of-file constants as defaults."""
-    parser = ArgumentParser(doc)
-    parser.add_argument("--epochs", type=positive_int, default=epochs, help="epochs to train, in all")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="images a step")
+# What a flag of a constant that every script shares is called, checks, and says. Any other
+# constant that is a number, a string or a truth value becomes --lower-case-name, checked by the
+# script's FLAG_TYPES entry (a type, or a list of choices) or else by its value's type, with the
+# comment on its line as help; a list is a flag only where FLAG_TYPES names it.
+SHARED_CONSTANTS = {
+    "N_EPOCHS": ("--epochs", positive_int, "epochs to train, in all"),
+    "N_BATCH": ("--batch-size", positive_int, "images a step"),
+    "EVAL_EVERY": ("--eval-every", positive_int,
+                   "epochs between summaries: metrics, sample grids and generator snapshots"),
+    "CHECKPOINT_EVERY": ("--checkpoint-every", positive_int,
+                         "epochs between checkpoints (one is also written on Ctrl-C)"),
+    "EMA_DECAY": ("--ema-decay", fraction, "decay of the generator's moving average, which the grids, snapshots "
+                                           "and metrics use; 0 turns it off (the tutorial)"),
+    "LATENT_DIM": ("--latent-dim", positive_int, None),
+    "LEARNING_RATE": ("--learning-rate", positive_float, None),
+    "BETA_1": ("--beta-1", fraction, "Adam's first-moment decay"),
+    "BATCHNORM_IN_COMPOSITE": ("--batchnorm-in-composite", gu.BATCHNORM_CHOICES, "see the script's docstring"),
+}
+TYPE_OF_VALUE = {bool: None, int: non_negative_int, float: non_negative_float, str: str}
+# Settings a resumed run must share with its checkpoint: they shape the models, the data, or
+# what the checkpoint's state means. The rest may be edited between sessions.
+FIXED_ON_RESUME = {"dataset", "classes", "direction", "latent_dim", "n_cat", "n_cont", "layers", "noise_prior",
+                   "update_rule", "n_batch", "batchnorm_in_composite", "ema_decay"}
+
+
+class Settings(SimpleNamespace):
+    """A run's settings: the training script's constants under their lower-case names (N_BATCH is
+    `n_batch`), as the flags left them, the run's own flags (out, seed, resume, data_dir, ...),
+    and `script`, the script's name."""
+
+    def constants(self):
+        """{CONSTANT: value}: the script's constants, edits from the command line included."""
+        return {name.upper(): getattr(self, name) for name in self._constant_names}
+
+    def recorded(self):
+        """Every setting, as run.json and the report show them."""
+        return {name: str(value) if isinstance(value, Path) else value for name, value in vars(self).items()
+                if not name.startswith("_") and value is not None}
+
+
+def script_constants(script):
+    """{NAME: value} of a script's settings: its UPPER_CASE constants that are numbers, strings,
+    truth values, lists or tuples (as lists)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in script.items()
+            if name.isupper() and isinstance(value, (bool, int, float, str, list, tuple))}
+
+
+def constant_comments(path):
+    """{NAME: the comment on its line} in a script's source."""
+    found = re.findall(r"^([A-Z][A-Z0-9_]*) = [^#\n]*#\s*(.+)$", Path(path).read_text(), re.M)
+    return dict(found)
+
+
+def add_constant_flag(parser, name, value, script_types, comments):
+    flag, check, help_text = SHARED_CONSTANTS.get(name, (None, None, None))
+    flag = flag or "--" + name.lower().replace("_", "-")
+    check = script_types.get(name, check) or TYPE_OF_VALUE.get(type(value), comma_list)
+    help_text = help_text or comments.get(name, "")
+    dest = name.lower()
+    if isinstance(value, bool):
+        parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=value, help=help_text)
+    elif isinstance(check, (list, tuple, range)):
+        choices = [str(c) for c in check]
+        convert = type(value)
+        parser.add_argument(flag, dest=dest, choices=[convert(c) for c in choices], type=convert, default=value,
+                            metavar="{" + ",".join(choices) + "}" if len(choices) < 8 else None, help=help_text)
+    else:
+        parser.add_argument(flag, dest=dest, type=check, default=value, help=help_text)
+
+
+def parse_settings(script, argv=None, extra_flags=None):
+    """The settings of a run of the training script whose globals() are `script`: every constant
+    at its top (script_constants), overridable by a flag of its own (N_EPOCHS: --epochs, N_BATCH:
+    --batch-size, LEARNING_RATE: --learning-rate), and the flags every run has. `extra_flags(parser)`
+    adds a script's own flags that are not settings."""
+    name = Path(script["__file__"]).stem
+    parser = ArgumentParser(script["__doc__"])
+    constants = script_constants(script)
+    comments = constant_comments(script["__file__"])
+    script_types = script.get("FLAG_TYPES", {})
+    for constant, value in constants.items():
+        if type(value) in TYPE_OF_VALUE or constant in script_types:  # others, such as shapes, are not flags
+            add_constant_flag(parser, constant, value, script_types, comments)
     parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
                         help="steps per epoch (default: one pass over the dataset)")
-    parser.add_argument("--eval-every", type=positive_int, default=eval_every,
-                        help="epochs between summaries: metrics, sample grids and generator snapshots")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
-    parser.add_argument("--out", default=None, help="output folder (default: outputs/<script>/)")
+    parser.add_argument("--out", default=None, help=f"output folder (default: outputs/{name}/)")
     parser.add_argument("--seed", type=seed, default=None, help=f"seed for repeatable runs (0 to {MAX_SEED})")
     parser.add_argument("--resume", action="store_true", help="go on from the output folder's checkpoint")
     parser.add_argument("--fresh", action="store_true",
                         help="start over in an output folder that holds a run, moving its files into a dated "
                              "subfolder first")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every,
-                        help="epochs between checkpoints (one is also written on Ctrl-C)")
     parser.add_argument("--eval-samples", type=int_up_to(gm.MAX_SAMPLES, minimum=0), default=EVAL_SAMPLES,
                         help="images (Pix2Pix: validation pairs) measured at each summary into metrics.csv, "
                              f"at most {gm.MAX_SAMPLES:,}; 0 skips the measuring and the judge")
-    parser.add_argument("--ema-decay", type=fraction, default=ema_decay,
-                        help="decay of the generator's moving average, which the grids, snapshots and metrics "
-                             "use; 0 turns it off (the tutorial)")
     parser.add_argument("--judge-dir", default=None,
                         help="where judges for datasets without a shipped one are cached "
                              "(default: judges/ under KERAS_HOME or ~/.keras)")
     add_device_flags(parser)
-    return parser
+    if extra_flags:
+        extra_flags(parser)
+    settings = Settings(script=name, **{constant.lower(): value for constant, value in constants.items()})
+    vars(settings).update(vars(parser.parse_args(argv)))
+    settings._constant_names = [constant.lower() for constant in constants]
+    return settings
 
 
-def prepare_run(args, out_name, batch_split=2):
+def default_out(name):
+    return REPO_DIR / "outputs" / name
+
+
+def prepare_run(settings, out_name=None, batch_split=2):
     """Before the models are built: the devices and precision they compute in, the seed, folders
-    that are folders, and an output folder that can be written. `batch_split`: 2 where each
-    discriminator update takes half a batch, 1 where it takes a whole one (gan_devices.use_devices)."""
-    check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
-    use_precision(args.mixed_precision)
-    use_devices(args.devices, args.batch_size, batch_split)
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-    out = Path(args.out) if args.out else default_out(out_name)
+    that are folders, and an output folder that can be written (settings.out, default
+    outputs/<out_name or script>/). `batch_split`: 2 where each discriminator update takes half a
+    batch, 1 where it takes a whole one (gan_devices.use_devices)."""
+    check_folders(data_dir=settings.data_dir, judge_dir=settings.judge_dir)
+    use_precision(settings.mixed_precision)
+    use_devices(settings.devices, settings.n_batch, batch_split)
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)
+    out = Path(settings.out) if settings.out else default_out(out_name or settings.script)
     blocking = next((folder for folder in [out, *out.parents] if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise UserError(f"cannot write to the output folder {out}: {blocking} is a file, not a folder")
@@ -368,7 +447,8 @@ def prepare_run(args, out_name, batch_split=2):
         tempfile.NamedTemporaryFile(dir=out).close()
     except OSError as error:
         raise UserError(f"cannot write to the output folder {out} ({error.strerror})")
-    claim_output_folder(out, resume=args.resume, fresh=args.fresh, epochs=args.epochs)
+    claim_output_folder(out, resume=settings.resume, fresh=settings.fresh, epochs=settings.n_epochs)
+    settings.out = out
     return out
 
 
@@ -430,6 +510,7 @@ def move_earlier_run(out):
 
 
 def check_batch(n_batch, n_images):
+    """A batch the training images can fill."""
     if n_batch > n_images:
         raise UserError(f"--batch-size {n_batch} is larger than the dataset ({n_images} images)")
 

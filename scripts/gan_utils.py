@@ -78,7 +78,7 @@ def unfreeze_discriminator(d_model):
     d_model.trainable = True
 
 
-def freeze_discriminator(d_model, batchnorm):
+def freeze_discriminator(d_model, batchnorm="frozen"):
     """Before a composite update: freeze the discriminator. Its BatchNormalization layers:
     - "batch-statistics": normalise with the batch's own statistics, as in the discriminator's
       own updates, but their gamma and beta are not trained by the generator's loss;

@@ -57,37 +57,52 @@ import gan_utils as gu
 
 
 LATENT_DIM = 62
-N_CAT = 10
-MAX_N_CAT = 100  # a code value needs samples of its own: more than the data's classes rarely helps
-N_CONT = 0  # 2 gives the paper's MNIST setting
-LAMBDA_CONT = 1.0
+N_CAT = 10  # values of the categorical code
+N_CONT = 0  # continuous codes; 2 gives the paper's MNIST setting
+LAMBDA_CONT = 1.0  # the paper's Gaussian log-likelihood at a fixed spread: 0.5
+UPDATE_RULE = "reference"  # or "tutorial": which updates Q's loss trains (see the docstring)
+LAYERS = "tutorial"  # or "paper": the layer shapes (see the docstring)
+NOISE_PRIOR = "normal"  # or "uniform" (the reference code's): the 62 noise inputs
 N_EPOCHS = 100
 N_BATCH = 64
-EVAL_EVERY = 10
+EVAL_EVERY = 10  # epochs between summaries: grids, snapshots of G and Q, metrics
 CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
-LEARNING_RATE = 0.0002
+LEARNING_RATE = 0.0002  # the discriminator's and Q's
+G_LEARNING_RATE = 0.0002  # the generator's; the paper's: 0.001
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
+# A code value needs samples of its own: more than 100 values (the data has 10 digits) rarely helps.
+FLAG_TYPES = {"N_CAT": cli.int_up_to(100), "N_CONT": range(0, 6), "UPDATE_RULE": ["reference", "tutorial"],
+              "LAYERS": ["tutorial", "paper"], "NOISE_PRIOR": ["normal", "uniform"]}
 
-
-def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1)):
+def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer_shapes=LAYERS,
+                         learning_rate=LEARNING_RATE, beta_1=BETA_1):
     """The discriminator and the auxiliary model Q, sharing the feature layers."""
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_image = keras.Input(shape=in_shape)
     d = layers.Conv2D(64, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(in_image)
     d = layers.LeakyReLU(negative_slope=0.1)(d)
-    d = layers.Conv2D(128, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d)
-    d = layers.LeakyReLU(negative_slope=0.1)(d)
-    d = layers.BatchNormalization()(d)
-    d = layers.Conv2D(256, (4, 4), padding="same", kernel_initializer=init)(d)
-    d = layers.LeakyReLU(negative_slope=0.1)(d)
-    d = layers.BatchNormalization()(d)
-    d = layers.Flatten()(d)
-    out_classifier = layers.Dense(1, activation="sigmoid", dtype="float32")(d)
+    if layer_shapes == "paper":
+        d = layers.Conv2D(128, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d)
+        d = layers.BatchNormalization()(d)
+        d = layers.LeakyReLU(negative_slope=0.1)(d)
+        d = layers.Flatten()(d)
+        d = layers.Dense(1024, kernel_initializer=init)(d)
+        d = layers.BatchNormalization()(d)
+        d = layers.LeakyReLU(negative_slope=0.1)(d)
+    else:
+        d = layers.Conv2D(128, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(d)
+        d = layers.LeakyReLU(negative_slope=0.1)(d)
+        d = layers.BatchNormalization()(d)
+        d = layers.Conv2D(256, (4, 4), padding="same", kernel_initializer=init)(d)
+        d = layers.LeakyReLU(negative_slope=0.1)(d)
+        d = layers.BatchNormalization()(d)
+        d = layers.Flatten()(d)
+    out_classifier = layers.Dense(1, activation="sigmoid", name="source", dtype="float32")(d)
     d_model = keras.Model(in_image, out_classifier, name="discriminator")
     d_model.compile(loss="binary_crossentropy",
-                    optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+                    optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
     q = layers.Dense(128)(d)
     q = layers.BatchNormalization()(q)
     q = layers.LeakyReLU(negative_slope=0.1)(q)
@@ -97,26 +112,54 @@ def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1)):
     return d_model, q_model
 
 
-def define_generator(gen_input_size):
+def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cont=LAMBDA_CONT, learning_rate=LEARNING_RATE,
+                              beta_1=BETA_1):
+    """The reference rule's discriminator update on fakes: real-versus-fake and Q's loss together,
+    training the shared layers, the discriminator's head and Q's head, with an optimizer of its
+    own (the discriminator's serves its update on real images)."""
+    model = keras.Model(d_model.input, [d_model.output, *q_model.outputs], name="info_discriminator")
+    model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
+                  loss_weights=[1.0, 1.0] + [lambda_cont] * n_cont,
+                  optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
+    return model
+
+
+def define_generator(gen_input_size, layer_shapes=LAYERS):
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_lat = keras.Input(shape=(gen_input_size,))
-    gen = layers.Dense(512 * 7 * 7, kernel_initializer=init)(in_lat)
-    gen = layers.Activation("relu")(gen)
-    gen = layers.BatchNormalization()(gen)
-    gen = layers.Reshape((7, 7, 512))(gen)
-    gen = layers.Conv2D(128, (4, 4), padding="same", kernel_initializer=init)(gen)
-    gen = layers.Activation("relu")(gen)
-    gen = layers.BatchNormalization()(gen)
+    if layer_shapes == "paper":
+        gen = layers.Dense(1024, kernel_initializer=init)(in_lat)
+        gen = layers.BatchNormalization()(gen)
+        gen = layers.Activation("relu")(gen)
+        gen = layers.Dense(128 * 7 * 7, kernel_initializer=init)(gen)
+        gen = layers.BatchNormalization()(gen)
+        gen = layers.Activation("relu")(gen)
+        gen = layers.Reshape((7, 7, 128))(gen)
+    else:
+        gen = layers.Dense(512 * 7 * 7, kernel_initializer=init)(in_lat)
+        gen = layers.Activation("relu")(gen)
+        gen = layers.BatchNormalization()(gen)
+        gen = layers.Reshape((7, 7, 512))(gen)
+        gen = layers.Conv2D(128, (4, 4), padding="same", kernel_initializer=init)(gen)
+        gen = layers.Activation("relu")(gen)
+        gen = layers.BatchNormalization()(gen)
     gen = layers.Conv2DTranspose(64, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
-    gen = layers.Activation("relu")(gen)
-    gen = layers.BatchNormalization()(gen)
+    if layer_shapes == "paper":
+        gen = layers.BatchNormalization()(gen)
+        gen = layers.Activation("relu")(gen)
+    else:
+        gen = layers.Activation("relu")(gen)
+        gen = layers.BatchNormalization()(gen)
     gen = layers.Conv2DTranspose(1, (4, 4), strides=(2, 2), padding="same", kernel_initializer=init)(gen)
     out_layer = layers.Activation("tanh", dtype="float32")(gen)
     return keras.Model(in_lat, out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_COMPOSITE):
-    gu.freeze_discriminator(d_model, batchnorm)
+def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_COMPOSITE, discriminator=None,
+               lambda_cont=LAMBDA_CONT, learning_rate=G_LEARNING_RATE, beta_1=BETA_1):
+    """The composite update. `discriminator`: what it freezes, d_model by default (the tutorial's
+    rule: Q's head trains here); the reference rule's info discriminator, Q's head included."""
+    gu.freeze_discriminator(discriminator or d_model, batchnorm)
     d_output = d_model(g_model.output)
     q_outputs = q_model(g_model.output)
     # Named outputs, so that Keras reports each loss under its own name.
@@ -124,8 +167,8 @@ def define_gan(g_model, d_model, q_model, n_cont=N_CONT, batchnorm=BATCHNORM_IN_
     outputs = [layers.Identity(name=name)(t) for name, t in zip(names, [d_output, *q_outputs])]
     model = keras.Model(g_model.input, outputs, name="gan")
     model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
-                  loss_weights=[1.0, 1.0] + [LAMBDA_CONT] * n_cont,
-                  optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1))
+                  loss_weights=[1.0, 1.0] + [lambda_cont] * n_cont,
+                  optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
     return model
 
 
@@ -135,96 +178,86 @@ def load_real_samples(data_dir=None):
     return gd.scale_images(images)
 
 
-def generate_latent_points(latent_dim, n_cat, n_samples, n_cont=N_CONT):
+def generate_latent_points(latent_dim, n_cat, n_samples, n_cont=N_CONT, prior=NOISE_PRIOR):
     """[generator input, one-hot categorical codes, continuous codes]."""
-    z_latent = np.random.randn(n_samples, latent_dim).astype("float32")
+    z_latent = gk.noise(prior, (n_samples, latent_dim))
     cat_codes = keras.utils.to_categorical(np.random.randint(0, n_cat, n_samples), n_cat).astype("float32")
     cont_codes = np.random.uniform(-1, 1, (n_samples, n_cont)).astype("float32")
     z_input = np.hstack((z_latent, cat_codes, cont_codes))
     return [z_input, cat_codes, cont_codes]
 
 
-def generate_fake_samples(g_model, latent_dim, n_cat, n_samples, n_cont=N_CONT):
-    z_input, _, _ = generate_latent_points(latent_dim, n_cat, n_samples, n_cont)
+def generate_fake_samples(g_model, latent_dim, n_cat, n_samples, n_cont=N_CONT, prior=NOISE_PRIOR):
+    """Fakes, their targets, and the codes they were made from: [one-hot categorical, continuous...]."""
+    z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_samples, n_cont, prior)
     images = g_model.predict_on_batch(z_input)
     y = np.zeros((n_samples, 1), dtype="float32")
-    return images, y
+    return images, y, [cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)]
 
 
-def summarize_performance(epoch, g_model, q_model, latent_dim, n_cat, out_dir, n_cont=N_CONT):
-    """The per-value grid, one sweep grid per continuous code, and snapshots of G and Q."""
-    images = g_model.predict_on_batch(gk.code_grid_inputs(latent_dim, n_cat, n_cont))
+def summarize_performance(epoch, g_model, out_dir, settings):
+    """The per-value grid, and one sweep grid per continuous code."""
+    latent_dim, n_cat, n_cont, prior = settings.latent_dim, settings.n_cat, settings.n_cont, settings.noise_prior
+    images = g_model.predict_on_batch(gk.code_grid_inputs(latent_dim, n_cat, n_cont, prior=prior))
     gu.save_grid(images, out_dir / f"generated_plot_e{epoch:03d}.png", 10,
                  title=f"epoch {epoch}: one row per categorical value")
     for code in range(n_cont):
-        images = g_model.predict_on_batch(gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, code))
+        images = g_model.predict_on_batch(gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, code, prior=prior))
         gu.save_grid(images, out_dir / f"generated_sweep{code}_e{epoch:03d}.png", len(gk.SWEEP),
                      title=f"epoch {epoch}: continuous code {code} from -2 to 2")
-    save_models(g_model, q_model, out_dir, f"_e{epoch:03d}", latent_dim, n_cat, n_cont, epoch)
-    return out_dir / f"generator_e{epoch:03d}.h5"
 
 
-def save_models(g_model, q_model, out_dir, suffix, latent_dim, n_cat, n_cont, epoch):
-    gu.save_generator(g_model, out_dir / f"generator{suffix}.h5", kind="infogan", latent_dim=latent_dim,
-                      n_cat=n_cat, n_cont=n_cont, n_classes=0, class_names=[], image_shape=[28, 28, 1],
-                      dataset="mnist", epoch=epoch)
-    gu.save_generator(q_model, out_dir / f"q_model{suffix}.h5", kind="infogan_q", latent_dim=latent_dim,
-                      n_cat=n_cat, n_cont=n_cont, epoch=epoch)
-
-
-def train(g_model, d_model, q_model, gan_model, dataset, latent_dim, n_cat, n_epochs=N_EPOCHS,
-          n_batch=N_BATCH, *, n_cont=N_CONT, steps_per_epoch=None, eval_every=EVAL_EVERY, ema_decay=EMA_DECAY,
-          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out("infogan_mnist"), options=None):
-    bat_per_epo = steps_per_epoch or len(dataset) // n_batch
+def train(g_model, d_model, gan_model, dataset, settings, q_model, info_model=None):
+    """`info_model`: the reference rule's discriminator for fakes (define_info_discriminator);
+    None: the tutorial's rule."""
+    latent_dim, n_cat, n_cont, prior = settings.latent_dim, settings.n_cat, settings.n_cont, settings.noise_prior
+    n_batch, batchnorm = settings.n_batch, settings.batchnorm_in_composite
     half_batch = n_batch // 2
     y_gan = np.ones((n_batch, 1), dtype="float32")
     g_training = gu.in_training_mode(g_model)
-    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
-                 extra_models=[q_model], loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
-                 batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont)[0],
-                 settings=dict(script="infogan_mnist", dataset="mnist", latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont,
-                               batchnorm=batchnorm, batch_size=n_batch))
-    for i in run.epochs(n_epochs):
-        for j in run.steps(bat_per_epo):
+    discriminator = info_model or d_model
+    info = dict(latent_dim=latent_dim, n_cat=n_cat, n_cont=n_cont)
+    run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset),
+                 extra_models=[q_model] + ([info_model] if info_model else []),
+                 loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
+                 batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont, prior)[0],
+                 generator_info=dict(info, kind="infogan", dataset="mnist", noise=prior, n_classes=0, class_names=[]),
+                 companions={"q_model": (q_model, dict(info, kind="infogan_q"))})
+    for i in run.epochs():
+        for j in run.steps():
             X_real, y_real = gu.generate_real_samples(dataset, half_batch)
-            gu.unfreeze_discriminator(d_model)
+            gu.unfreeze_discriminator(discriminator)
             d_loss1 = d_model.train_on_batch(X_real, y_real)
-            X_fake, y_fake = generate_fake_samples(g_training, latent_dim, n_cat, half_batch, n_cont)
-            d_loss2 = d_model.train_on_batch(X_fake, y_fake)
-            z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont)
-            gu.freeze_discriminator(d_model, batchnorm)
+            X_fake, y_fake, codes = generate_fake_samples(g_training, latent_dim, n_cat, half_batch, n_cont, prior)
+            if info_model:
+                d_loss2 = info_model.train_on_batch(X_fake, [y_fake, *codes])[1]
+            else:
+                d_loss2 = d_model.train_on_batch(X_fake, y_fake)
+            z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont, prior)
+            gu.freeze_discriminator(discriminator, batchnorm)
             _, g_1, g_2, *q_cont = gan_model.train_on_batch(
                 z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
             run.log_step(d_loss1, d_loss2, g_1, g_2, *q_cont)
-        if run.summary_due(eval_every):
-            snapshot = summarize_performance(i + 1, run.sample_generator(), q_model, latent_dim, n_cat, run.out_dir,
-                                             n_cont)
-            run.record_summary(snapshot)
-    save_models(run.sample_generator(), q_model, run.out_dir, "", latent_dim, n_cat, n_cont, n_epochs)
+        run.summarize(summarize_performance, settings)
     run.finish()
 
 
 def main(argv=None):
-    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--n-cat", type=cli.int_up_to(MAX_N_CAT), default=N_CAT,
-                        help=f"values of the categorical code, at most {MAX_N_CAT}")
-    parser.add_argument("--n-cont", type=int, choices=range(0, 6), default=N_CONT, metavar="{0..5}",
-                        help="continuous codes")
-    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES,
-                        default=BATCHNORM_IN_COMPOSITE, help="see the script's docstring")
-    args = parser.parse_args(argv)
-    out_dir = gr.prepare_run(args, "infogan_mnist")
-    dataset = load_real_samples(args.data_dir)
-    gr.check_batch(args.batch_size, len(dataset))
-    d_model, q_model = define_discriminator(args.n_cat, args.n_cont)
-    g_model = define_generator(LATENT_DIM + args.n_cat + args.n_cont)
-    gan_model = define_gan(g_model, d_model, q_model, args.n_cont, args.batchnorm_in_composite)
+    settings = gr.parse_settings(globals(), argv)
+    out_dir = gr.prepare_run(settings)
+    dataset = load_real_samples(settings.data_dir)
+    n_cont, layer_shapes = settings.n_cont, settings.layers
+    d_model, q_model = define_discriminator(settings.n_cat, n_cont, layer_shapes=layer_shapes,
+                                            learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    info_model = None
+    if settings.update_rule == "reference":
+        info_model = define_info_discriminator(d_model, q_model, n_cont, settings.lambda_cont, settings.learning_rate,
+                                               settings.beta_1)
+    g_model = define_generator(settings.latent_dim + settings.n_cat + n_cont, layer_shapes)
+    gan_model = define_gan(g_model, d_model, q_model, n_cont, settings.batchnorm_in_composite, info_model,
+                           settings.lambda_cont, settings.g_learning_rate, settings.beta_1)
     gu.plot_architectures(out_dir, d_model, q_model, g_model, gan_model)
-    train(g_model, d_model, q_model, gan_model, dataset, LATENT_DIM, args.n_cat, args.epochs,
-          args.batch_size, n_cont=args.n_cont, steps_per_epoch=args.steps_per_epoch,
-          eval_every=args.eval_every, ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite,
-          out_dir=out_dir, options=gr.RunOptions.from_args(args))
+    train(g_model, d_model, gan_model, dataset, settings, q_model, info_model)
 
 
 if __name__ == "__main__":

@@ -63,15 +63,16 @@ DIRECTION = "sat2map"  # or "map2sat"
 IMAGE_SHAPE = gd.MAPS_IMAGE_SHAPE
 N_EPOCHS = 100
 N_BATCH = 1
-EVAL_EVERY = 10
+EVAL_EVERY = 10  # epochs between summaries: translated pairs, a generator snapshot, metrics
 CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
+FLAG_TYPES = {"DIRECTION": ["sat2map", "map2sat"]}
 
 
-def define_discriminator(image_shape=IMAGE_SHAPE):
+def define_discriminator(image_shape=IMAGE_SHAPE, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_src_image = keras.Input(shape=image_shape)
     in_target_image = keras.Input(shape=image_shape)
@@ -85,7 +86,7 @@ def define_discriminator(image_shape=IMAGE_SHAPE):
     d = layers.Conv2D(1, (4, 4), padding="same", kernel_initializer=init)(d)
     patch_out = layers.Activation("sigmoid", dtype="float32")(d)
     model = keras.Model([in_src_image, in_target_image], patch_out, name="discriminator")
-    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss="binary_crossentropy", optimizer=opt, loss_weights=[0.5])
     return model
 
@@ -132,7 +133,8 @@ def define_generator(image_shape=IMAGE_SHAPE):
     return keras.Model(in_image, out_image, name="generator")
 
 
-def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN_COMPOSITE):
+def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN_COMPOSITE,
+               learning_rate=LEARNING_RATE, beta_1=BETA_1):
     gu.freeze_discriminator(d_model, batchnorm)
     in_src = keras.Input(shape=image_shape)
     gen_out = g_model(in_src)
@@ -140,7 +142,7 @@ def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN
     # Named outputs, so that Keras reports each loss under its own name.
     outputs = [layers.Identity(name="patch")(dis_out), layers.Identity(name="image")(gen_out)]
     model = keras.Model(in_src, outputs, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss=["binary_crossentropy", "mae"], optimizer=opt, loss_weights=[1, 100])
     return model
 
@@ -163,38 +165,29 @@ def generate_fake_samples(g_model, samples, patch_shape):
     return X, y
 
 
-def summarize_performance(epoch, g_model, dataset, out_dir, direction=DIRECTION, n_samples=3):
-    """Three pairs in rows of source, generated and target, and a generator snapshot. Each image is
-    translated alone, as in training at batch 1 and in sample.py: BatchNormalization runs on the
-    batch's statistics, so a batch of three would give other images."""
-    snapshot = out_dir / f"generator_e{epoch:03d}.h5"
+def summarize_performance(epoch, g_model, out_dir, dataset, n_samples=3):
+    """Three pairs in rows of source, generated and target. Each image is translated alone, as in
+    training at batch 1 and in sample.py: BatchNormalization runs on the batch's statistics, so a
+    batch of three would give other images."""
     [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
     g_training = gu.in_training_mode(g_model)
     X_fakeB = np.concatenate([g_training.predict_on_batch(x[None]) for x in X_realA])
     gu.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
                  n_samples, title=f"epoch {epoch}: source, generated, target")
-    save_generator(g_model, snapshot, direction, epoch)
-    return snapshot
 
 
-def save_generator(g_model, path, direction, epoch):
-    gu.save_generator(g_model, path, kind="pix2pix", direction=direction, image_shape=list(IMAGE_SHAPE),
-                      n_classes=0, class_names=[], dataset="maps", epoch=epoch)
-
-
-def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BATCH, *, steps_per_epoch=None,
-          eval_every=EVAL_EVERY, ema_decay=EMA_DECAY, val_dataset=None, direction=DIRECTION,
-          batchnorm=BATCHNORM_IN_COMPOSITE, out_dir=gr.default_out(f"pix2pix_{DIRECTION}"), options=None):
+def train(g_model, d_model, gan_model, dataset, settings, val_dataset=None):
     n_patch = d_model.output.shape[1]
-    bat_per_epo = steps_per_epoch or len(dataset[0]) // n_batch
+    n_batch, batchnorm = settings.n_batch, settings.batchnorm_in_composite
     g_training = gu.in_training_mode(g_model)
     # No BatchNormalization statistics to re-estimate for the average: the generator always
     # normalises with each image's own statistics (define_encoder_block).
-    run = gr.Run(out_dir, g_model, d_model, gan_model, n_images=len(dataset[0]), ema_decay=ema_decay, options=options, batchnorm=batchnorm,
+    run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset[0]),
                  loss_names=["d_real", "d_fake", "g", "g_patch", "g_l1"], pairs=val_dataset or dataset,
-                 settings=dict(script="pix2pix_maps", direction=direction, batchnorm=batchnorm, batch_size=n_batch))
-    for i in run.epochs(n_epochs):
-        for j in run.steps(bat_per_epo):
+                 generator_info=dict(kind="pix2pix", dataset="maps", direction=settings.direction, n_classes=0,
+                                     class_names=[]))
+    for i in run.epochs():
+        for j in run.steps():
             [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
             X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch)
             gu.unfreeze_discriminator(d_model)
@@ -203,39 +196,30 @@ def train(d_model, g_model, gan_model, dataset, n_epochs=N_EPOCHS, n_batch=N_BAT
             gu.freeze_discriminator(d_model, batchnorm)
             g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
             run.log_step(d_loss1, d_loss2, g_loss, g_patch, g_l1)
-        if run.summary_due(eval_every):
-            snapshot = summarize_performance(i + 1, run.sample_generator(), val_dataset or dataset, run.out_dir,
-                                             direction)
-            run.record_summary(snapshot)
-    save_generator(run.sample_generator(), run.out_dir / "generator.h5", direction, n_epochs)
+        run.summarize(summarize_performance, val_dataset or dataset)
     run.finish()
 
 
-def main(argv=None):
-    parser = gr.make_parser(__doc__, epochs=N_EPOCHS, batch_size=N_BATCH, eval_every=EVAL_EVERY,
-                            ema_decay=EMA_DECAY, checkpoint_every=CHECKPOINT_EVERY)
-    parser.add_argument("--direction", choices=["sat2map", "map2sat"], default=DIRECTION)
+def add_prepare_flag(parser):
     parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
-    parser.add_argument("--batchnorm-in-composite", choices=gu.BATCHNORM_CHOICES, default=BATCHNORM_IN_COMPOSITE,
-                        help="see the script's docstring")
-    args = parser.parse_args(argv)
-    if args.prepare:
-        gd.prepare_maps(gd.find_maps(args.data_dir))
+
+
+def main(argv=None):
+    settings = gr.parse_settings(globals(), argv, add_prepare_flag)
+    if settings.prepare:
+        gd.prepare_maps(gd.find_maps(settings.data_dir))
         return
-    out_dir = gr.prepare_run(args, f"pix2pix_{args.direction}", batch_split=1)
-    dataset = load_real_samples(args.data_dir, "train", args.direction)
-    val_dataset = load_real_samples(args.data_dir, "val", args.direction)
+    out_dir = gr.prepare_run(settings, f"pix2pix_{settings.direction}", batch_split=1)
+    dataset = load_real_samples(settings.data_dir, "train", settings.direction)
+    val_dataset = load_real_samples(settings.data_dir, "val", settings.direction)
     if val_dataset is None:
         print("note: no validation pairs (maps/val/), so the plots and metrics.csv use training pairs")
-    gr.check_batch(args.batch_size, len(dataset[0]))
-    d_model = define_discriminator()
+    d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator()
-    gan_model = define_gan(g_model, d_model, batchnorm=args.batchnorm_in_composite)
+    gan_model = define_gan(g_model, d_model, batchnorm=settings.batchnorm_in_composite,
+                           learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     gu.plot_architectures(out_dir, d_model, g_model, gan_model)
-    train(d_model, g_model, gan_model, dataset, args.epochs, args.batch_size, steps_per_epoch=args.steps_per_epoch,
-          eval_every=args.eval_every, val_dataset=val_dataset, direction=args.direction,
-          ema_decay=args.ema_decay, batchnorm=args.batchnorm_in_composite, out_dir=out_dir,
-          options=gr.RunOptions.from_args(args))
+    train(g_model, d_model, gan_model, dataset, settings, val_dataset)
 
 
 if __name__ == "__main__":

@@ -68,16 +68,16 @@ def check_modes(args, info, kind):
         raise gf.UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
 
 
-def latent_inputs(args, latent_dim):
+def latent_inputs(args, info):
     """(latent points, grid columns, title) for a point, an interpolation, or an n x n grid."""
-    n = args.n
+    n, latent_dim = args.n, info["latent_dim"]
     if args.point is not None:
         return np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}"
     if args.interpolate:
-        start, end = gu.generate_latent_points(latent_dim, 2)
+        start, end = gk.latent_points(info, 2, np.random)
         ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
         return (1 - ratios) * start + ratios * end, n, "interpolation"
-    return gu.generate_latent_points(latent_dim, n * n), n, f"{n}x{n} grid"
+    return gk.latent_points(info, n * n, np.random), n, f"{n}x{n} grid"
 
 
 def draw_infogan(args, info):
@@ -88,12 +88,13 @@ def draw_infogan(args, info):
     if args.sweep is not None:
         if not 0 <= args.sweep < n_cont:
             raise gf.UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
-        inputs = gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep)
+        inputs = gk.sweep_grid_inputs(latent_dim, n_cat, n_cont, args.sweep, prior=info.get("noise", "normal"))
         return inputs, len(gk.SWEEP), None, f"continuous code {args.sweep} from -2 to 2, a row per value"
     if args.code is None and args.point is None and not args.interpolate:
-        return gk.code_grid_inputs(latent_dim, n_cat, n_cont, n), n, None, "one row per code value"
+        return (gk.code_grid_inputs(latent_dim, n_cat, n_cont, n, prior=info.get("noise", "normal")), n, None,
+                "one row per code value")
     code = args.code or 0
-    noise, n_cols, title = latent_inputs(args, latent_dim)
+    noise, n_cols, title = latent_inputs(args, info)
     one_hot = np.tile(np.eye(n_cat)[code], (len(noise), 1))
     inputs = np.hstack((noise, one_hot, np.zeros((len(noise), n_cont)))).astype("float32")
     return inputs, n_cols, None, f"{title}, code {code}"
@@ -109,7 +110,7 @@ def draw(args, info):
         labels = np.tile(np.arange(n_classes), n)
         titles = info["class_names"] if n_classes <= 10 else None
         return [z_input, labels], n_classes, titles, "one column per class"
-    z_input, n_cols, title = latent_inputs(args, latent_dim)
+    z_input, n_cols, title = latent_inputs(args, info)
     if not n_classes:
         return z_input, n_cols, None, title
     label = parse_label(args.label, info) if args.label is not None else None

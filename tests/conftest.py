@@ -56,14 +56,45 @@ def tiny_data(tmp_path_factory):
     return root
 
 
+# What each training script's runs store in the generators they save (its train(): generator_info).
+SAVED_INFO = {
+    "gan_fashion": dict(kind="gan", dataset="fashion_mnist", latent_dim=100, n_classes=0, class_names=[]),
+    "cgan_fashion": dict(kind="cgan", dataset="fashion_mnist", latent_dim=100, n_classes=10,
+                         class_names=gd.FASHION_CLASSES),
+    "acgan_fashion": dict(kind="acgan", dataset="fashion_mnist", latent_dim=100, n_classes=10,
+                          class_names=gd.FASHION_CLASSES),
+    "dcgan_cifar10": dict(kind="dcgan", dataset="cifar10", latent_dim=100, n_classes=0, class_names=[],
+                          trained_on=["horse"]),
+    "infogan_mnist": dict(kind="infogan", dataset="mnist", latent_dim=62, n_cat=10, n_cont=2, noise="normal",
+                          n_classes=0, class_names=[]),
+}
+
+
+def save_untrained(script_name, path):
+    """An untrained generator of a training script, saved with what its runs store in one."""
+    import importlib
+    import gan_utils as gu
+    script = importlib.import_module(script_name)
+    info = SAVED_INFO[script_name]
+    if script_name == "infogan_mnist":
+        g_model = script.define_generator(info["latent_dim"] + info["n_cat"] + info["n_cont"])
+    elif info["n_classes"]:
+        g_model = script.define_generator(info["latent_dim"], info["n_classes"])
+    else:
+        g_model = script.define_generator(info["latent_dim"])
+    gu.save_generator(g_model, path, **info, image_shape=list(g_model.outputs[0].shape[1:]), epoch=0)
+    return path
+
+
 @pytest.fixture(scope="session")
 def cgan_generator(tmp_path_factory):
     """An untrained conditional generator, saved as cgan_fashion.py saves one."""
-    import cgan_fashion
-    path = tmp_path_factory.mktemp("generator") / "cgan.h5"
-    cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), path, 100, gd.FASHION_CLASSES, 0,
-                                "fashion_mnist")
-    return path
+    return save_untrained("cgan_fashion", tmp_path_factory.mktemp("generator") / "cgan.h5")
+
+
+def settings_of(script, *flags):
+    """A training script's settings with these flags, as its main() parses them."""
+    return gr.parse_settings(vars(script), list(map(str, flags)))
 
 
 def metrics_columns(out):

@@ -30,7 +30,7 @@ def losses_on(devices, script, data_dir, out_dir):
     both discriminator switches held."""
     keras.utils.set_random_seed(3)
     gan_devices.use_devices(devices, batch_size=8)
-    records = switchcheck.run_and_record(script, data_dir, out_dir, steps=2, ema_decay=0)
+    records = switchcheck.run_and_record(script, data_dir, out_dir, steps=2, flags=["--ema-decay", "0"])
     batchnorm = getattr(importlib.import_module(script), "BATCHNORM_IN_COMPOSITE", "frozen")
     switchcheck.assert_switch_works(records, switchcheck.MOVED_BY_COMPOSITE[batchnorm])
     return np.concatenate([np.ravel(np.asarray(r["result"], "float64")) for r in records])

@@ -12,6 +12,7 @@ import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts")]
 
+import gan_run  # noqa: E402  before Keras: it configures TensorFlow first (gan_backend)
 import keras  # noqa: E402
 
 
@@ -31,9 +32,10 @@ def changed(before, after):
     return [not np.array_equal(b, a) for b, a in zip(before, after)]
 
 
-def watch_updates(d_model, g_model, gan_model, **others):
-    """Wrap both models' train_on_batch to record which weights (moving statistics too) each call
-    moved, in the discriminator ("d"), the generator ("g") and any model passed by keyword."""
+def watch_updates(d_model, g_model, gan_model, spied=None, **others):
+    """Wrap both models' train_on_batch (and those of `spied`, {kind: model}) to record which
+    weights (moving statistics too) each call moved, in the discriminator ("d"), the generator
+    ("g") and any model passed by keyword."""
     watched = {"d": list(d_model.weights), "g": list(g_model.weights)}
     watched.update({key: list(model.weights) for key, model in others.items()})
     records = []
@@ -55,6 +57,8 @@ def watch_updates(d_model, g_model, gan_model, **others):
 
     spy(d_model, "d")
     spy(gan_model, "gan")
+    for kind, model in (spied or {}).items():
+        spy(model, kind)
     return records
 
 
@@ -75,23 +79,23 @@ def assert_switch_works(records, composite_moves=()):
         assert not still, f"composite update left these generator weights unchanged: {still}"
 
 
-def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, **train_kwargs):
+def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, flags=()):
     """Build the script's models, run its train() briefly with the spies on, return the records."""
     script = importlib.import_module(script_name)
     if script_name == "cgan_fashion":
         dataset, class_names = script.load_real_samples(data_dir=data_dir)
         d_model = script.define_discriminator(n_classes=len(class_names))
         g_model = script.define_generator(script.LATENT_DIM, len(class_names))
-        train_kwargs.setdefault("class_names", class_names)
     else:
         dataset = script.load_real_samples(data_dir=data_dir)
         d_model = script.define_discriminator()
         g_model = script.define_generator(script.LATENT_DIM)
     gan_model = script.define_gan(g_model, d_model)
     records = watch_updates(d_model, g_model, gan_model)
-    # out_dir as a str naming a folder still to make, the way a notebook calls train()
-    script.train(g_model, d_model, gan_model, dataset, script.LATENT_DIM, 1, n_batch,
-                 steps_per_epoch=steps, out_dir=str(Path(out_dir) / "run"), **train_kwargs)
+    # --out naming a folder still to make, the way a notebook calls train()
+    settings = gan_run.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
+                                                     str(steps), "--eval-samples", "0", "--out", str(Path(out_dir) / "run"), *flags])
+    script.train(g_model, d_model, gan_model, dataset, settings)
     assert (Path(out_dir) / "run" / "generator.h5").is_file()
     return records
 

@@ -13,7 +13,7 @@ import datafiles
 import gan_cli as cli
 import gan_data as gd
 import gan_utils as gu
-from conftest import REPO, run_script
+from conftest import REPO, run_script, save_untrained
 
 TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
 
@@ -115,8 +115,7 @@ def places(tmp_path, tiny_data, args):
     (tmp_path / "a_file").write_text("")
     (tmp_path / "notes.h5").write_text("not a model")
     if "CGAN" in args:
-        cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), tmp_path / "cgan.h5", 100,
-                                    gd.FASHION_CLASSES, 0, "fashion_mnist")
+        save_untrained("cgan_fashion", tmp_path / "cgan.h5")
     if "PLAIN" in args:
         keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(tmp_path / "plain.h5")
     if "TRUNCATED" in args:
@@ -126,8 +125,7 @@ def places(tmp_path, tiny_data, args):
     if "A_FIFO" in args:
         os.mkfifo(tmp_path / "fifo.png")
     if "CHANGED_CGAN" in args:
-        cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), tmp_path / "changed.h5", 100,
-                                    gd.FASHION_CLASSES, 0, "fashion_mnist")
+        save_untrained("cgan_fashion", tmp_path / "changed.h5")
         with h5py.File(tmp_path / "changed.h5", "a") as f:
             f.attrs[gu.GENERATOR_INFO_ATTR] = f.attrs[gu.GENERATOR_INFO_ATTR].replace('"weights_sha256": "',
                                                                                      '"weights_sha256": "0')

@@ -15,7 +15,7 @@ def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(t
 
 @pytest.mark.slow
 def test_label_smoothing_sets_real_targets(tiny_data, tmp_path):
-    records = switchcheck.run_and_record("cgan_fashion", tiny_data, tmp_path, steps=1, label_smoothing=0.1)
+    records = switchcheck.run_and_record("cgan_fashion", tiny_data, tmp_path, steps=1, flags=["--label-smoothing", "0.1"])
     real, fake, gan = records
     np.testing.assert_allclose(real["y"], 0.9)
     np.testing.assert_allclose(fake["y"], 0.0)

@@ -17,7 +17,7 @@ import gan_cli as cli
 import gan_run as gr
 import gan_utils as gu
 import switchcheck
-from conftest import REPO, SMALL_EVAL, run_script
+from conftest import REPO, SMALL_EVAL, run_script, settings_of
 
 
 def start_script(args):
@@ -81,10 +81,9 @@ def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
     d_model = cgan_fashion.define_discriminator(n_classes=10)
     g_model = cgan_fashion.define_generator(100, 10)
     gan_model = cgan_fashion.define_gan(g_model, d_model)
-    run = gr.Run(out, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"],
-                 ema_decay=cgan_fashion.EMA_DECAY, options=gr.RunOptions(resume=True),
-                 settings=dict(script="cgan_fashion", dataset="fashion_mnist", latent_dim=100, n_classes=10,
-                               batch_size=8))
+    run = gr.Run(settings_of(cgan_fashion, "--eval-samples", 0, "--out", out, "--batch-size", 8, "--resume"), g_model, d_model, gan_model,
+                 loss_names=["d_real", "d_fake", "g"], n_images=len(dataset[0]),
+                 generator_info=dict(kind="cgan", dataset="fashion_mnist"))
     checkpoint, log = run.checkpoint, run.log
     assert (checkpoint.epoch, checkpoint.step) == (1, 0) and len(log.rows) == 2
     assert int(d_model.optimizer.iterations.numpy()) == 4  # two steps, two discriminator updates each

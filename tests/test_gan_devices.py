@@ -8,7 +8,7 @@ import pytest
 import cgan_fashion
 import gan_cli as cli
 import gan_utils as gu
-from conftest import run_script
+from conftest import run_script, settings_of
 
 # Two devices sum each gradient in two halves and add them: float32 rounding in another order
 # (measured: 6e-8 for cgan, 2.4e-6 for acgan, after two steps). A batch that was not split, or a
@@ -82,8 +82,9 @@ def test_mixed_precision_scales_both_losses_and_keeps_outputs_float32(mixed_floa
     d_model = cgan_fashion.define_discriminator()
     g_model = cgan_fashion.define_generator(cgan_fashion.LATENT_DIM)
     gan_model = cgan_fashion.define_gan(g_model, d_model)
-    cgan_fashion.train(g_model, d_model, gan_model, dataset, cgan_fashion.LATENT_DIM, 1, 8, steps_per_epoch=2,
-                       out_dir=tmp_path)
+    cgan_fashion.train(g_model, d_model, gan_model, dataset,
+                       settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
+                                   "--out", tmp_path))
     assert any(layer.compute_dtype == "float16" for layer in g_model.layers)
     assert g_model.output.dtype == d_model.output.dtype == "float32"
     for model in (d_model, gan_model):

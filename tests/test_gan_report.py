@@ -13,6 +13,7 @@ import gan_fashion
 import gan_report
 import gan_run as gr
 import report
+from conftest import settings_of
 
 FLAGS = ["--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "8", "--eval-every", "1", "--eval-samples", "0"]
 
@@ -30,7 +31,7 @@ def test_without_measuring_the_report_says_so_and_report_py_rebuilds_both(tiny_d
     assert " s a step: about " in out and "more for the 1 epochs left" in out
     page = (tmp_path / "report.html").read_text()
     assert "Not measured (<code>--eval-samples 0</code>)" in page and "state</th><td>finished" in page
-    assert "eval_samples</th><td>0" in page and "batch_size</th><td>8" in page
+    assert "eval_samples</th><td>0" in page and "n_batch</th><td>8" in page
     first_frame = np.asarray(Image.open(tmp_path / "progress" / "e001.png"))
     assert first_frame.shape == (8 * 28, 8 * 28)  # the 64 fixed latent points, 8 to a row
     for name in ("report.html", "progress.gif"):
@@ -57,6 +58,8 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
     dataset = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0])
     monkeypatch.setattr("sys.argv", ["scripts/gan_fashion.py", "--out", str(tmp_path)])
 
+    flags = ["--epochs", 3, "--batch-size", 8, "--steps-per-epoch", 2, "--eval-every", 1, "--eval-samples", 0, "--out", tmp_path]
+
     def models():
         d_model = gan_fashion.define_discriminator()
         g_model = gan_fashion.define_generator(100)
@@ -74,14 +77,12 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
     ctrl_c_at_the_fifth_update.calls = 1
     d_model.train_on_batch = ctrl_c_at_the_fifth_update
     with cli.stop_requests_handled(), pytest.raises(cli.Interrupted):
-        gan_fashion.train(g_model, d_model, gan_model, dataset, 100, 3, 8, steps_per_epoch=2, eval_every=1,
-                          out_dir=tmp_path)
+        gan_fashion.train(g_model, d_model, gan_model, dataset, settings_of(gan_fashion, *flags))
     page = (tmp_path / "report.html").read_text()
     assert f"interrupted; go on with <code>python scripts/gan_fashion.py --out {tmp_path} --resume</code>" in page
     started = json.loads((tmp_path / "run.json").read_text())["started"]
 
-    gan_fashion.train(*models(), dataset, 100, 3, 8, steps_per_epoch=2, eval_every=1, out_dir=tmp_path,
-                      options=gr.RunOptions(resume=True))
+    gan_fashion.train(*models(), dataset, settings_of(gan_fashion, *flags, "--resume"))
     info = gan_report.read_run_info(tmp_path)
     assert info["state"] == "finished" and info["started"] == started
     page = (tmp_path / "report.html").read_text()

@@ -11,6 +11,7 @@ import gan_data as gd
 import gan_fashion
 import gan_files as gf
 import gan_run as gr
+from conftest import settings_of
 
 
 def snapshots(out):
@@ -62,8 +63,9 @@ def test_with_decay_zero_the_saved_generator_is_the_trained_one(tiny_data, tmp_p
     d_model = cgan_fashion.define_discriminator(n_classes=10)
     g_model = cgan_fashion.define_generator(100, 10)
     gan_model = cgan_fashion.define_gan(g_model, d_model)
-    cgan_fashion.train(g_model, d_model, gan_model, dataset, 100, 1, 8, steps_per_epoch=2, ema_decay=0,
-                       out_dir=tmp_path)
+    cgan_fashion.train(g_model, d_model, gan_model, dataset,
+                       settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
+                                   "--ema-decay", 0, "--out", tmp_path))
     for a, b in zip(generator_weights(tmp_path / "generator.h5"), g_model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -83,8 +85,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_pat
 
     d_model.train_on_batch = train_on_batch
     with pytest.raises(gf.UserError, match=r"loss d_fake became nan at epoch 2, step 2: training diverged"):
-        gan_fashion.train(g_model, d_model, gan_model, dataset, 100, 3, 8, steps_per_epoch=2, eval_every=1,
-                          out_dir=tmp_path)
+        gan_fashion.train(g_model, d_model, gan_model, dataset,
+                          settings_of(gan_fashion, "--eval-samples", 0, "--epochs", 3, "--batch-size", 8, "--steps-per-epoch", 2,
+                                      "--eval-every", 1, "--out", tmp_path))
     assert snapshots(tmp_path) == ["generator_e001.h5"]
     keras.models.load_model(tmp_path / "generator_e001.h5", compile=False)
     with np.load(tmp_path / "checkpoint.npz") as f:

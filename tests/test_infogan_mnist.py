@@ -9,7 +9,7 @@ import infogan_mnist
 import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns, run_script
+from conftest import metrics_columns, run_script, save_untrained, settings_of
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
@@ -19,29 +19,40 @@ def moved(record, key):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
-def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
+@pytest.mark.parametrize("rule,batchnorm", [("reference", choice) for choice in gu.BATCHNORM_CHOICES]
+                         + [("tutorial", choice) for choice in gu.BATCHNORM_CHOICES])
+def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_data, tmp_path):
+    """Tutorial rule: Q's head trains only in the composite update. Reference rule: Q's loss trains
+    the shared layers and Q's head in the discriminator's update on fakes, and the composite
+    update trains the generator alone. BatchNormalization moves as `batchnorm` says, Q's too."""
     dataset = infogan_mnist.load_real_samples(tiny_data)
     d_model, q_model = infogan_mnist.define_discriminator(10, 2)
+    info_model = infogan_mnist.define_info_discriminator(d_model, q_model, 2) if rule == "reference" else None
     g_model = infogan_mnist.define_generator(62 + 10 + 2)
-    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2, batchnorm)
-    records = switchcheck.watch_updates(d_model, g_model, gan_model, q=q_model)
-    infogan_mnist.train(g_model, d_model, q_model, gan_model, dataset, 62, 10, 1, 8, n_cont=2,
-                        steps_per_epoch=2, batchnorm=batchnorm, out_dir=str(tmp_path / "run"))
+    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2, batchnorm, info_model)
+    records = switchcheck.watch_updates(d_model, g_model, gan_model, spied={"info": info_model} if info_model else None,
+                                        q=q_model)
+    settings = settings_of(infogan_mnist, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2, "--n-cont", 2,
+                           "--update-rule", rule, "--batchnorm-in-composite", batchnorm, "--out", tmp_path / "run")
+    infogan_mnist.train(g_model, d_model, gan_model, dataset, settings, q_model, info_model)
     assert (tmp_path / "run" / "generator.h5").is_file()
     all_d = set(records[0]["d_names"])
     shared = {n for n in all_d if n in set(records[0]["q_names"])}
     q_own = set(records[0]["q_names"]) - shared
     shared_batchnorm = {n for n in shared if n.endswith(BATCHNORM_WEIGHTS)}
     assert len(shared_batchnorm) == 8 and len(q_own) == 2 + 4 + 2 + 2 * 2  # Dense, BN, category, 2 codes
-    for record in records:
-        if record["kind"] == "d":
-            assert moved(record, "d") == all_d
-            assert moved(record, "g") == set() and moved(record, "q") & q_own == set()
-        else:
+    moved_by_composite = MOVED_BY_COMPOSITE[batchnorm]
+    kinds = [record["kind"] for record in records]
+    assert kinds == ["d", "info", "gan"] * 2 if rule == "reference" else kinds == ["d", "d", "gan"] * 2
+    for k, record in enumerate(records):
+        if record["kind"] == "gan":
             assert moved(record, "g") == set(record["g_names"])
-            assert moved(record, "q") & q_own == q_own
-            assert moved(record, "d") == {n for n in shared_batchnorm if n.endswith(MOVED_BY_COMPOSITE[batchnorm])}
+            assert moved(record, "d") == {n for n in shared_batchnorm if n.endswith(moved_by_composite)}
+            q_head = q_own if rule == "tutorial" else {n for n in q_own if n.endswith(moved_by_composite)}
+            assert moved(record, "q") & q_own == q_head
+        else:
+            assert moved(record, "d") == all_d and moved(record, "g") == set()
+            assert moved(record, "q") & q_own == (q_own if record["kind"] == "info" else set())
 
 
 @pytest.mark.slow
@@ -87,9 +98,9 @@ def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
 @pytest.fixture(scope="module")
 def infogan_generator(tmp_path_factory):
     path = tmp_path_factory.mktemp("infogan") / "generator.h5"
-    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
-    infogan_mnist.save_models(infogan_mnist.define_generator(74), q_model, path.parent, "", 62, 10, 2, 0)
-    return path
+    _, q_model = infogan_mnist.define_discriminator(10, 2)
+    gu.save_generator(q_model, path.with_name("q_model.h5"), kind="infogan_q", latent_dim=62, n_cat=10, n_cont=2, epoch=0)
+    return save_untrained("infogan_mnist", path)
 
 
 def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):

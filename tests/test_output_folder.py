@@ -221,7 +221,7 @@ def test_a_resume_names_the_settings_edited_at_the_top_of_the_script_and_uses_th
         earlier_run, tiny_data, monkeypatch, capsys):
     monkeypatch.setattr(cgan_fashion, "LEARNING_RATE", 0.0001)
     run(tiny_data, earlier_run, "--resume", epochs=3)
-    assert "resuming with settings edited since the checkpoint: LEARNING_RATE 0.0002 -> 0.0001" in \
+    assert "resuming with settings edited since the checkpoint: N_EPOCHS 2 -> 3, LEARNING_RATE 0.0002 -> 0.0001" in \
         capsys.readouterr().out
     assert json.loads((earlier_run / "run.json").read_text())["constants"]["LEARNING_RATE"] == 0.0001
     with np.load(earlier_run / "checkpoint.npz") as f:

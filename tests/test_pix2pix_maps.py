@@ -12,7 +12,7 @@ import pix2pix_maps
 import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns
+from conftest import metrics_columns, save_untrained, settings_of
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
 
 
@@ -66,7 +66,8 @@ def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_m
     gan_model = pix2pix_maps.define_gan(g_model, d_model)
     assert d_model.output.shape[1:] == (16, 16, 1)
     records = switchcheck.watch_updates(d_model, g_model, gan_model)
-    pix2pix_maps.train(d_model, g_model, gan_model, dataset, 1, 1, steps_per_epoch=1, out_dir=str(tmp_path / "run"))
+    pix2pix_maps.train(g_model, d_model, gan_model, dataset,
+                       settings_of(pix2pix_maps, "--eval-samples", 0, "--epochs", 1, "--steps-per-epoch", 1, "--out", tmp_path / "run"))
     assert (tmp_path / "run" / "generator.h5").is_file()
     all_d = set(records[0]["d_names"])
     assert len({n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}) == 16
@@ -145,7 +146,7 @@ def test_sample_bad_input_is_one_line(sat2map_out, maps_dir, tmp_path, case, mes
             "no_image": [str(generator)],
             "other_generator": [str(tmp_path / "gan.h5"), "--image", str(square)]}[case]
     if case == "other_generator":
-        gan_fashion.save_generator(gan_fashion.define_generator(100), tmp_path / "gan.h5", 100, 0)
+        save_untrained("gan_fashion", tmp_path / "gan.h5")
     with pytest.raises(SystemExit) as exit_info:
         cli.run_main(sample.main, argv + ["--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err

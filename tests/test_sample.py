@@ -10,16 +10,15 @@ import gan_data as gd
 import gan_fashion
 import gan_utils as gu
 import sample
-from conftest import run_script
+from conftest import run_script, save_untrained
 
 
 @pytest.fixture(scope="module")
 def generators(tmp_path_factory):
     """An untrained conditional and unconditional generator, saved as the scripts save them."""
     folder = tmp_path_factory.mktemp("generators")
-    cgan_fashion.save_generator(cgan_fashion.define_generator(100, 10), folder / "cgan.h5", 100,
-                                gd.FASHION_CLASSES, 0, "fashion_mnist")
-    gan_fashion.save_generator(gan_fashion.define_generator(100), folder / "gan.h5", 100, 0)
+    save_untrained("cgan_fashion", folder / "cgan.h5")
+    save_untrained("gan_fashion", folder / "gan.h5")
     return folder
 
 
