@@ -28,7 +28,8 @@ import gan_metrics as gm
 import gan_utils as gu
 from gan_files import UserError, write_text
 
-MEASURES = {"fid": "FID", "kid": "KID", "class_agreement": "class agreement", "code_accuracy": "code accuracy",
+MEASURES = {"fid": "FID", "kid": "KID", "class_kl": "class coverage (KL from uniform, nats; 0: all even)",
+            "class_agreement": "class agreement", "code_accuracy": "code accuracy",
             "l1": "L1 ([-1, 1] pixels)", "psnr": f"PSNR (dB; identical = {gm.PSNR_CAP:.0f})", "ssim": "SSIM"}
 SHARES = {"class_agreement", "code_accuracy"}
 
@@ -140,6 +141,9 @@ def main(argv=None):
     print(table(results, references, count))
     if "per_class" in results:
         print("class agreement per class: " + ", ".join(f"{name} {share:.0%}" for name, share in results["per_class"].items()))
+    if "class_shares" in results:
+        print("classes drawn (the judge's reading): " + ", ".join(f"{name} {share:.0%}" for name, share
+                                                                  in results["class_shares"].items()))
     if "code_digits" in results:
         print("the judge's digits for each code value:\n  " + "\n  ".join(
             gm.code_digits(results["code_digits"], gd.DATASETS[info["dataset"]]["classes"])))

@@ -73,6 +73,16 @@ def class_agreement(predicted, wanted, n_classes):
     return float(hits.mean()), per_class
 
 
+def class_coverage(predicted, n_classes):
+    """How evenly images cover n_classes classes (predicted: each image's class, from 0): (the KL
+    divergence of their class shares from the uniform, in nats: 0 when every class is drawn
+    equally often, log(n_classes) when one class alone is; the shares). An FID in a classifier's
+    features moves with these shares, so this tells a dropped class from worse images."""
+    shares = np.bincount(np.asarray(predicted), minlength=n_classes) / max(len(predicted), 1)
+    drawn = shares > 0
+    return float(np.sum(shares[drawn] * np.log(shares[drawn] * n_classes))), shares
+
+
 def code_counts(codes, classes, n_codes, n_classes):
     """How often each code value went with each class: an (n_codes, n_classes) table."""
     counts = np.zeros((n_codes, n_classes))
@@ -163,7 +173,11 @@ class ImageEvaluator:
         measuring = measuring or load_measuring_data(info["dataset"], judges_dir, data_dir)
         self.judge, self.judge_info, (train_images, train_labels), (test_images, test_labels) = measuring
         trained_on = info.get("trained_on")
-        if trained_on and trained_on != gd.DATASETS[info["dataset"]]["classes"]:
+        all_names = gd.DATASETS[info["dataset"]]["classes"]
+        self.coverage_names = list(trained_on or all_names)
+        self.coverage_index = np.array(sorted(all_names.index(name) for name in self.coverage_names))
+        self.coverage_names = [all_names[k] for k in self.coverage_index]
+        if trained_on and trained_on != all_names:
             test_images, test_labels = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
             train_images, _ = gd.select_classes(train_images, train_labels, info["dataset"], trained_on)
         self.train_images = gd.scale_images(train_images)
@@ -172,9 +186,23 @@ class ImageEvaluator:
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
 
     def images_vs_test(self, images):
+        """FID and KID, and for an unconditional generator the class coverage; the judge's classes."""
         features, predicted = judge_outputs(self.judge_model, images)
-        return dict(fid=frechet_distance(features, self.test_features),
-                    kid=kernel_distance(features, self.test_features)), predicted
+        results = dict(fid=frechet_distance(features, self.test_features),
+                       kid=kernel_distance(features, self.test_features))
+        if self.primary == "fid":
+            results["class_kl"] = self.coverage(predicted)[0]
+        return results, predicted
+
+    def coverage(self, predicted):
+        """class_coverage over the classes the generator was trained on (all, or --classes); images
+        the judge puts in another class are left out."""
+        kept = np.isin(predicted, self.coverage_index)
+        return class_coverage(np.searchsorted(self.coverage_index, predicted[kept]), len(self.coverage_index))
+
+    def class_shares(self, predicted):
+        """{class name: share of the images the judge put in it}, over the classes trained on."""
+        return dict(zip(self.coverage_names, self.coverage(predicted)[1].tolist()))
 
     def __call__(self, g_model, n, seed=0):
         """The same n inputs (for a seed) at every call, so that epochs differ only by the generator."""
@@ -185,6 +213,8 @@ class ImageEvaluator:
         if self.primary == "class_agreement":
             results["class_agreement"], per_class = class_agreement(predicted, asked, self.info["n_classes"])
             results["per_class"] = dict(zip(self.info["class_names"], per_class))
+        if self.primary == "fid":
+            results["class_shares"] = self.class_shares(predicted)
         if self.primary == "code_accuracy":
             n_digits = len(gd.DATASETS[self.info["dataset"]]["classes"])
             results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)
@@ -303,7 +333,7 @@ class QualityLog:
                 results["q_accuracy"] = q_accuracy(q_model, self.evaluator.test_images, self.evaluator.test_labels,
                                                    info["n_cat"])
         row = dict(epoch=epoch, **({} if minutes is None else dict(minutes=minutes)),
-                   **{k: v for k, v in results.items() if k not in ("per_class", "code_digits")})
+                   **{k: v for k, v in results.items() if k not in ("per_class", "code_digits", "class_shares")})
         self.rows = [r for r in self.rows if r["epoch"] < epoch]
         best = self.best()
         self.rows.append(row)

@@ -65,7 +65,10 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
     run_evaluate(tiny_generators / "gan" / "generator.h5", "--data-dir", str(tiny_data),
                  "--json", str(tiny_generators / "gan.json"))
     results = json.loads((tiny_generators / "gan.json").read_text())["results"]
-    assert set(results) == {"samples", "fid", "kid"}
+    assert set(results) == {"samples", "fid", "kid", "class_kl", "class_shares"}
+    assert list(results["class_shares"]) == gd.FASHION_CLASSES
+    assert sum(results["class_shares"].values()) == pytest.approx(1)
+    assert "classes drawn (the judge's reading): T-shirt/top " in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -85,6 +85,14 @@ def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
     assert gm.q_accuracy(StubQ(labels, merged), images, labels, 10) == pytest.approx(np.mean(labels != 9))
 
 
+def test_class_coverage_is_zero_for_even_classes_and_log_k_for_one_class():
+    even = np.repeat(np.arange(10), 7)
+    assert gm.class_coverage(even, 10)[0] == pytest.approx(0)
+    assert gm.class_coverage(np.full(70, 3), 10)[0] == pytest.approx(np.log(10))
+    kl, shares = gm.class_coverage(np.array([0, 0, 1, 1]), 10)  # two classes of ten, half each
+    assert kl == pytest.approx(np.log(5)) and shares.tolist() == [0.5, 0.5] + [0.0] * 8
+
+
 def test_code_digits_names_each_code_values_classes():
     counts = gm.code_counts([0, 0, 0, 0, 1, 1], [4, 4, 4, 9, 7, 7], 2, 10)
     assert gm.code_digits(counts, [str(d) for d in range(10)]) == ["code 0: 4 75%, 9 25%", "code 1: 7 100%"]
