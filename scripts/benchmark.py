@@ -184,12 +184,12 @@ def random_cgan_data(shape):
     return [random_gan_data(shape), np.random.randint(0, 10, DATASET_SIZE)]
 
 
-def own_train_of(script, models, *extra):
+def own_train_of(script, models, *extra, flags=()):
     """The script's own train() on `models` (g, d, gan), run as its command line would with these
-    batches and steps, and without measuring."""
+    batches and steps (and `flags`), and without measuring."""
     def own_train(dataset, n_batch, n_steps, out_dir):
         settings = gr.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
-                                                    str(n_steps), "--eval-samples", "0", "--out", str(out_dir)])
+                                                    str(n_steps), "--eval-samples", "0", "--out", str(out_dir), *flags])
         script.train(*models, dataset, settings, *extra)
 
     return own_train
@@ -203,13 +203,15 @@ def build_standard(script):
 
 
 def build_infogan(script):
-    """With the script's default UPDATE_RULE: the reference rule trains the fake half through a
-    model of its own, Q's head included."""
-    d_model, q_model = script.define_discriminator()
-    info_model = script.define_info_discriminator(d_model, q_model) if script.UPDATE_RULE == "reference" else None
-    g_model = script.define_generator(script.LATENT_DIM + script.N_CAT + script.N_CONT)
-    gan_model = script.define_gan(g_model, d_model, q_model, discriminator=info_model)
-    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model), q_model, info_model)
+    """The tutorial's layers and codes (no continuous ones), which its loop trains, for both loops;
+    the script's own loop with its default UPDATE_RULE: the reference rule trains the fake half
+    through a model of its own, Q's head included."""
+    d_model, q_model = script.define_discriminator(n_cont=0, layer_shapes="tutorial")
+    info_model = script.define_info_discriminator(d_model, q_model, 0) if script.UPDATE_RULE == "reference" else None
+    g_model = script.define_generator(script.LATENT_DIM + script.N_CAT, "tutorial")
+    gan_model = script.define_gan(g_model, d_model, q_model, 0, discriminator=info_model)
+    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model), q_model, info_model,
+                                                     flags=["--n-cont", "0", "--layers", "tutorial"])
 
 
 def build_pix2pix(script):

@@ -424,10 +424,6 @@ def parse_settings(script, argv=None, extra_flags=None):
     return settings
 
 
-def default_out(name):
-    return REPO_DIR / "outputs" / name
-
-
 def prepare_run(settings, out_name=None, batch_split=2):
     """Before the models are built: the devices and precision they compute in, the seed, folders
     that are folders, and an output folder that can be written (settings.out, default

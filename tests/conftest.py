@@ -65,7 +65,7 @@ SAVED_INFO = {
                           class_names=gd.FASHION_CLASSES),
     "dcgan_cifar10": dict(kind="dcgan", dataset="cifar10", latent_dim=100, n_classes=0, class_names=[],
                           trained_on=["horse"]),
-    "infogan_mnist": dict(kind="infogan", dataset="mnist", latent_dim=62, n_cat=10, n_cont=2, noise="normal",
+    "infogan_mnist": dict(kind="infogan", dataset="mnist", latent_dim=62, n_cat=10, n_cont=2, noise="uniform",
                           n_classes=0, class_names=[]),
 }
 

@@ -62,6 +62,11 @@ def watch_updates(d_model, g_model, gan_model, spied=None, **others):
     return records
 
 
+def moved_names(record, key):
+    """The names of the weights of model `key` ("d", "g", ...) that a recorded update moved."""
+    return {name for name, moved in zip(record[f"{key}_names"], record[f"{key}_moved"]) if moved}
+
+
 def assert_switch_works(records, composite_moves=()):
     """Each discriminator update moves all of D and none of G; each composite update moves all of
     G and, of D, only the weights whose names end in `composite_moves` (MOVED_BY_COMPOSITE)."""

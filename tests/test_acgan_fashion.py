@@ -14,7 +14,7 @@ import sample
 import switchcheck
 from conftest import metrics_columns, run_script, save_untrained, settings_of
 
-from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
+from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
 
 def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
@@ -28,10 +28,6 @@ def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
                                     "--batchnorm-in-composite", batchnorm, "--out", tmp_path / "run"))
     assert (tmp_path / "run" / "generator.h5").is_file()
     return records
-
-
-def moved_names(record, model):
-    return {name for name, moved in zip(record[f"{model}_names"], record[f"{model}_moved"]) if moved}
 
 
 @pytest.mark.slow

@@ -8,10 +8,8 @@ import h5py
 import keras
 import pytest
 
-import cgan_fashion
 import datafiles
 import gan_cli as cli
-import gan_data as gd
 import gan_utils as gu
 from conftest import REPO, run_script, save_untrained
 
@@ -41,7 +39,7 @@ EVERY_TRAINING_SCRIPT = [
 # TRUNCATED a truncated Fashion-MNIST, CGAN a cgan generator, PLAIN a Keras model that is not one,
 # NOT_H5 a text file named .h5, MISSING a path that does not exist, CORRUPT_RUN an output folder
 # with a damaged checkpoint.
-# The shared flags come from one parser (gan_run.make_parser): every case on one script, and one
+# The shared flags come from one parser (gan_run.parse_settings): every case on one script, and one
 # case on each of the others to show they use it.
 SHARED_CASES = [("cgan_fashion", args, message) for args, message in EVERY_TRAINING_SCRIPT] + \
     [(script, *EVERY_TRAINING_SCRIPT[0]) for script in TRAINING_SCRIPTS if script != "cgan_fashion"]

@@ -107,7 +107,9 @@ def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tm
 
 @pytest.mark.parametrize("script,first,then,message", [
     ("cgan_fashion", [], ["--dataset", "mnist"], "the checkpoint was made with dataset=fashion_mnist, this run has dataset=mnist"),
-    ("infogan_mnist", ["--n-cont", "2"], [], "the checkpoint was made with n_cont=2, this run has n_cont=0"),
+    ("infogan_mnist", ["--n-cont", "0"], [], "the checkpoint was made with n_cont=0, this run has n_cont=2"),
+    ("infogan_mnist", [], ["--update-rule", "tutorial"],
+     "the checkpoint was made with update_rule=reference, this run has update_rule=tutorial"),
 ])
 @pytest.mark.slow
 def test_resuming_with_other_model_settings_is_refused(script, first, then, message, tiny_data, tmp_path, capsys):

@@ -11,7 +11,6 @@ import gan_cli as cli
 import gan_data as gd
 import gan_fashion
 import gan_report
-import gan_run as gr
 import report
 from conftest import settings_of
 

@@ -1,4 +1,5 @@
-"""The run around the loop: the averaged generator and its warm-up, a diverging loss."""
+"""The run around the loop: settings from the constants, the averaged generator and its warm-up,
+a diverging loss."""
 import importlib
 
 import keras
@@ -12,6 +13,41 @@ import gan_fashion
 import gan_files as gf
 import gan_run as gr
 from conftest import settings_of
+
+
+TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
+
+
+@pytest.mark.parametrize("name", TRAINING_SCRIPTS)
+def test_without_flags_the_settings_are_the_constants_at_the_top_of_the_script(name):
+    script = importlib.import_module(name)
+    settings = settings_of(script)
+    constants = {k: v for k, v in vars(script).items() if k.isupper() and isinstance(v, (bool, int, float, str, list, tuple))}
+    assert settings.constants() == {k: list(v) if isinstance(v, tuple) else v for k, v in constants.items()}
+    assert settings.n_epochs == script.N_EPOCHS and settings.n_batch == script.N_BATCH and settings.script == name
+
+
+def test_every_constant_is_a_flag_of_its_name_checked_and_helped_by_its_comment(capsys):
+    import infogan_mnist
+    settings = settings_of(infogan_mnist, "--epochs", 3, "--learning-rate", "0.001", "--update-rule", "tutorial",
+                           "--n-cont", 0, "--lambda-cont", "1", "--layers", "tutorial")
+    assert (settings.n_epochs, settings.learning_rate, settings.update_rule) == (3, 0.001, "tutorial")
+    assert settings.constants()["N_CONT"] == 0 and settings.constants()["LAMBDA_CONT"] == 1.0
+    assert settings.recorded()["layers"] == "tutorial"
+    with pytest.raises(SystemExit) as stop:
+        settings_of(infogan_mnist, "--update-rule", "paper")
+    assert stop.value.code == 2 and "argument --update-rule: invalid choice: 'paper'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        settings_of(infogan_mnist, "--help")
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--lambda-cont LAMBDA_CONT the weight of their loss (the paper's); the tutorial: 1.0 (default: 0.5)" in help_text
+    assert "--epochs N_EPOCHS epochs to train, in all (default: 100)" in help_text
+
+
+def test_a_list_constant_is_a_comma_separated_flag():
+    import dcgan_cifar10
+    assert settings_of(dcgan_cifar10, "--classes", "horse, deer").classes == ["horse", "deer"]
+    assert settings_of(dcgan_cifar10).classes == []
 
 
 def snapshots(out):

@@ -11,11 +11,7 @@ import sample
 import switchcheck
 from conftest import metrics_columns, run_script, save_untrained, settings_of
 
-from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE
-
-
-def moved(record, key):
-    return {name for name, m in zip(record[f"{key}_names"], record[f"{key}_moved"]) if m}
+from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
 
 @pytest.mark.slow
@@ -46,13 +42,13 @@ def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_
     assert kinds == ["d", "info", "gan"] * 2 if rule == "reference" else kinds == ["d", "d", "gan"] * 2
     for k, record in enumerate(records):
         if record["kind"] == "gan":
-            assert moved(record, "g") == set(record["g_names"])
-            assert moved(record, "d") == {n for n in shared_batchnorm if n.endswith(moved_by_composite)}
+            assert moved_names(record, "g") == set(record["g_names"])
+            assert moved_names(record, "d") == {n for n in shared_batchnorm if n.endswith(moved_by_composite)}
             q_head = q_own if rule == "tutorial" else {n for n in q_own if n.endswith(moved_by_composite)}
-            assert moved(record, "q") & q_own == q_head
+            assert moved_names(record, "q") & q_own == q_head
         else:
-            assert moved(record, "d") == all_d and moved(record, "g") == set()
-            assert moved(record, "q") & q_own == (q_own if record["kind"] == "info" else set())
+            assert moved_names(record, "d") == all_d and moved_names(record, "g") == set()
+            assert moved_names(record, "q") & q_own == (q_own if record["kind"] == "info" else set())
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ import pytest
 
 import datafiles
 import gan_cli as cli
-import gan_fashion
 import gan_files as gf
 import gan_utils as gu
 import pix2pix_maps

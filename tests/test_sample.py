@@ -4,10 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-import cgan_fashion
 import gan_cli as cli
-import gan_data as gd
-import gan_fashion
 import gan_utils as gu
 import sample
 from conftest import run_script, save_untrained
