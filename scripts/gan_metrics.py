@@ -174,8 +174,7 @@ class ImageEvaluator:
         self.judge, self.judge_info, (train_images, train_labels), (test_images, test_labels) = measuring
         trained_on = info.get("trained_on")
         all_names = gd.DATASETS[info["dataset"]]["classes"]
-        self.coverage_names = list(trained_on or all_names)
-        self.coverage_index = np.array(sorted(all_names.index(name) for name in self.coverage_names))
+        self.coverage_index = np.array(sorted(all_names.index(name) for name in trained_on or all_names))
         self.coverage_names = [all_names[k] for k in self.coverage_index]
         if trained_on and trained_on != all_names:
             test_images, test_labels = gd.select_classes(test_images, test_labels, info["dataset"], trained_on)
@@ -186,23 +185,18 @@ class ImageEvaluator:
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
 
     def images_vs_test(self, images):
-        """FID and KID, and for an unconditional generator the class coverage; the judge's classes."""
+        """FID and KID, and for an unconditional generator the class coverage over the classes it
+        was trained on (all, or --classes; images the judge puts in another class are left out):
+        `class_kl` and the shares by name. Also the judge's class of each image."""
         features, predicted = judge_outputs(self.judge_model, images)
         results = dict(fid=frechet_distance(features, self.test_features),
                        kid=kernel_distance(features, self.test_features))
         if self.primary == "fid":
-            results["class_kl"] = self.coverage(predicted)[0]
+            kept = np.isin(predicted, self.coverage_index)
+            results["class_kl"], shares = class_coverage(np.searchsorted(self.coverage_index, predicted[kept]),
+                                                         len(self.coverage_index))
+            results["class_shares"] = dict(zip(self.coverage_names, shares.tolist()))
         return results, predicted
-
-    def coverage(self, predicted):
-        """class_coverage over the classes the generator was trained on (all, or --classes); images
-        the judge puts in another class are left out."""
-        kept = np.isin(predicted, self.coverage_index)
-        return class_coverage(np.searchsorted(self.coverage_index, predicted[kept]), len(self.coverage_index))
-
-    def class_shares(self, predicted):
-        """{class name: share of the images the judge put in it}, over the classes trained on."""
-        return dict(zip(self.coverage_names, self.coverage(predicted)[1].tolist()))
 
     def __call__(self, g_model, n, seed=0):
         """The same n inputs (for a seed) at every call, so that epochs differ only by the generator."""
@@ -213,8 +207,6 @@ class ImageEvaluator:
         if self.primary == "class_agreement":
             results["class_agreement"], per_class = class_agreement(predicted, asked, self.info["n_classes"])
             results["per_class"] = dict(zip(self.info["class_names"], per_class))
-        if self.primary == "fid":
-            results["class_shares"] = self.class_shares(predicted)
         if self.primary == "code_accuracy":
             n_digits = len(gd.DATASETS[self.info["dataset"]]["classes"])
             results["code_accuracy"] = code_accuracy(asked, predicted, self.info["n_cat"], n_digits)

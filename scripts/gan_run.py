@@ -317,23 +317,22 @@ def default_out(name):
     return REPO_DIR / "outputs" / name
 
 
-# What a flag of a constant that every script shares is called, checks, and says. Any other
-# constant that is a number, a string or a truth value becomes --lower-case-name, checked by the
-# script's FLAG_TYPES entry (a type, or a list of choices) or else by its value's type, with the
-# comment on its line as help; a list is a flag only where FLAG_TYPES names it.
+# A constant that is a number, a string or a truth value becomes a flag: --lower-case-name (the
+# tutorials' names for two), checked by SHARED_CONSTANTS or the script's FLAG_TYPES entry (a type,
+# or a list of choices) or else by its value's type, with the comment on its line as help unless
+# SHARED_CONSTANTS gives one; a list is a flag only where FLAG_TYPES names it.
+TUTORIAL_FLAGS = {"N_EPOCHS": "--epochs", "N_BATCH": "--batch-size"}
 SHARED_CONSTANTS = {
-    "N_EPOCHS": ("--epochs", positive_int, "epochs to train, in all"),
-    "N_BATCH": ("--batch-size", positive_int, "images a step"),
-    "EVAL_EVERY": ("--eval-every", positive_int,
-                   "epochs between summaries: metrics, sample grids and generator snapshots"),
-    "CHECKPOINT_EVERY": ("--checkpoint-every", positive_int,
-                         "epochs between checkpoints (one is also written on Ctrl-C)"),
-    "EMA_DECAY": ("--ema-decay", fraction, "decay of the generator's moving average, which the grids, snapshots "
-                                           "and metrics use; 0 turns it off (the tutorial)"),
-    "LATENT_DIM": ("--latent-dim", positive_int, None),
-    "LEARNING_RATE": ("--learning-rate", positive_float, None),
-    "BETA_1": ("--beta-1", fraction, "Adam's first-moment decay"),
-    "BATCHNORM_IN_COMPOSITE": ("--batchnorm-in-composite", gu.BATCHNORM_CHOICES, "see the script's docstring"),
+    "N_EPOCHS": (positive_int, "epochs to train, in all"),
+    "N_BATCH": (positive_int, "images a step"),
+    "EVAL_EVERY": (positive_int, "epochs between summaries: metrics, sample grids and generator snapshots"),
+    "CHECKPOINT_EVERY": (positive_int, "epochs between checkpoints (one is also written on Ctrl-C)"),
+    "EMA_DECAY": (fraction, "decay of the generator's moving average, which the grids, snapshots and metrics use; "
+                            "0 turns it off (the tutorial)"),
+    "LATENT_DIM": (positive_int, None),
+    "LEARNING_RATE": (positive_float, None),
+    "BETA_1": (fraction, "Adam's first-moment decay"),
+    "BATCHNORM_IN_COMPOSITE": (gu.BATCHNORM_CHOICES, "see the script's docstring"),
 }
 TYPE_OF_VALUE = {bool: None, int: non_negative_int, float: non_negative_float, str: str}
 # Settings a resumed run must share with its checkpoint: they shape the models, the data, or
@@ -371,8 +370,8 @@ def constant_comments(path):
 
 
 def add_constant_flag(parser, name, value, script_types, comments):
-    flag, check, help_text = SHARED_CONSTANTS.get(name, (None, None, None))
-    flag = flag or "--" + name.lower().replace("_", "-")
+    check, help_text = SHARED_CONSTANTS.get(name, (None, None))
+    flag = TUTORIAL_FLAGS.get(name, "--" + name.lower().replace("_", "-"))
     check = script_types.get(name, check) or TYPE_OF_VALUE.get(type(value), comma_list)
     help_text = help_text or comments.get(name, "")
     dest = name.lower()
