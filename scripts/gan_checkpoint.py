@@ -16,6 +16,9 @@ from gan_cli import STOP, Interrupted
 from gan_files import UserError, arrays_digest, atomic_write, one_line
 from gan_utils import freeze_discriminator, unfreeze_discriminator
 
+# Checkpoints written before these settings took their constants' names still resume.
+RENAMED_SETTINGS = {"batch_size": "n_batch", "batchnorm": "batchnorm_in_composite"}
+
 
 class Checkpoint:
     """checkpoint.npz in the output folder: every model's variables (weights, moving statistics,
@@ -65,6 +68,9 @@ class Checkpoint:
             raise UserError(f"{self.path} is damaged: its contents are not the ones saved (their checksum differs)")
         if "digest" not in meta:
             print(f"note: {self.path} carries no checksum (saved by an older version), so it is not checked")
+        for old, new in RENAMED_SETTINGS.items():
+            if old in meta["settings"]:
+                meta["settings"][new] = meta["settings"].pop(old)
         made_by = meta["settings"].get("script")
         if made_by != self.settings.get("script"):
             raise UserError(f"cannot resume: {self.path} was made by {made_by}, not {self.settings.get('script')}; "

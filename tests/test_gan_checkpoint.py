@@ -1,5 +1,6 @@
 """Interrupt and resume, the optimizers' state, a disk too full to start, settings a resume must share."""
 import csv
+import json
 import importlib
 import os
 import signal
@@ -122,3 +123,22 @@ def test_resuming_with_other_model_settings_is_refused(script, first, then, mess
         cli.run_main(module.main, flags + ["--epochs", "2", "--resume"] + then)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"error: cannot resume: {message}" in err
+
+
+@pytest.mark.slow
+def test_a_checkpoint_saved_under_the_settings_old_names_resumes(tiny_data, tmp_path, capsys):
+    flags = ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", "1",
+             "--batch-size", "8"]
+    cli.run_main(cgan_fashion.main, flags)
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {key: f[key] for key in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["settings"]["batch_size"] = meta["settings"].pop("n_batch")
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    capsys.readouterr()
+    cli.run_main(cgan_fashion.main, flags[:-4] + ["--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "8",
+                                                  "--resume"])
+    assert "resuming from" in capsys.readouterr().out
+    assert epochs_and_steps(tmp_path) == [("1", "1"), ("2", "1")]
