@@ -5,6 +5,7 @@ and how much of the machine's matrix-product rate the loop reaches.
     python scripts/benchmark.py cgan_fashion --rounds 5 --steps 30
     python scripts/benchmark.py --backend jax        # also: tensorflow (default), torch
     python scripts/benchmark.py --backend jax --devices 2   # this loop on 1 and on 2 devices (JAX)
+    python scripts/benchmark.py cgan_fashion --backend jax --processes 2   # on 1 process and on 2
 
 The tutorial's loop is ported with only what Keras 3 needs to run it correctly
 (`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
@@ -44,6 +45,7 @@ import gan_backend  # noqa: E402,F401  first of the rest: it configures TensorFl
 import contextlib
 import importlib
 import platform
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -348,6 +350,42 @@ def scaling(names, args):
               f"{n_batch / several:.1f} | {one / several / count:.0%} |", flush=True)
 
 
+STEP_TIME = "seconds a step: "  # how each process of a --processes run reports its time to the first
+
+
+def processes_scaling(names, args):
+    """The script's own loop in this process, then in --processes processes of this machine
+    started by scripts/launch.py, each on its own devices, the batch split between them."""
+    count = args.processes
+    print(f"{count} processes on this one machine: they share its cores, so the figures show what the processes' "
+          "collectives cost, not the speed of more machines\n")
+    print(f"| script | batch | processes | s/step, 1 process | s/step, {count} processes | steps/s | images/s | "
+          "scaling efficiency |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        n_batch, _, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+        command = [sys.executable, str(Path(__file__).with_name("launch.py")), "--processes", str(count), "--",
+                   __file__, name, "--batch-size", str(n_batch), "--steps", str(args.steps), "--rounds",
+                   str(args.rounds), "--seed", str(args.seed)]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+        found = [line.split(STEP_TIME)[1] for line in done.stdout.splitlines() if line.startswith("[0] " + STEP_TIME)]
+        if done.returncode or not found:
+            last = (done.stdout.strip().splitlines() or ["no output"])[-1]
+            raise gf.UserError(f"{name} on {count} processes failed (status {done.returncode}): {last}")
+        several = float(found[0])
+        print(f"| {name} | {n_batch} | {count} | {one:.3f} | {several:.3f} | {1 / several:.2f} | "
+              f"{n_batch / several:.1f} | {one / several / count:.0%} |", flush=True)
+
+
+def one_of_several_processes(args):
+    """In each process of a processes_scaling run: the loop's seconds a step on every device of
+    every process."""
+    name = args.scripts[0]
+    gan_devices.use_devices(None, args.batch_size, 1 if name == "pix2pix_maps" else 2)
+    _, _, _, seconds = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+    print(f"{STEP_TIME}{seconds}", flush=True)
+
+
 def machine_line():
     backend = keras.backend.backend()
     versions = f"keras {keras.__version__}, numpy {np.__version__}"
@@ -371,6 +409,8 @@ def main(argv=None):
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--matmul-size", type=cli.int_up_to(MAX_MATMUL_SIZE), default=2048,
                         help=f"side of the matrices that measure the machine's rate, at most {MAX_MATMUL_SIZE}")
+    parser.add_argument("--processes", type=cli.positive_int, default=1,
+                        help="also time the script's loop on this many processes of this machine (JAX)")
     gan_devices.add_flags(parser)
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
@@ -381,14 +421,21 @@ def main(argv=None):
         raise gf.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if args.steps < 2:
         raise gf.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
+    if args.processes > 1 and (keras.backend.backend() != "jax" or args.devices not in (None, 1)):
+        raise gf.UserError("--processes: a run of several processes trains on JAX (--backend jax), each process on "
+                           "its own devices (no --devices)")
     gan_devices.check_devices(args.devices)
     keras.utils.set_random_seed(args.seed)
+    if gan_devices.processes()[1] > 1:
+        return one_of_several_processes(args)
     gan_devices.use_precision(args.mixed_precision, cpu_allowed=True)  # measuring it on a CPU is knowing
     dtype = keras.mixed_precision.global_policy().compute_dtype
     print(machine_line())
     rate = matmul_rate(args.matmul_size, dtype)
     print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
     print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
+    if args.processes > 1:
+        return processes_scaling(args.scripts or BENCHMARKS, args)
     if gan_devices.check_devices(args.devices) != 1:
         return scaling(args.scripts or BENCHMARKS, args)
     print("| script | batch | GFLOP/step | tutorial loop s/step | this loop s/step | speed-up | steps/s | "

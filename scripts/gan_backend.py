@@ -3,6 +3,10 @@
 TensorFlow's oneDNN kernels made a step 3.3x faster on a CPU without AVX-512 (README, "Speed"),
 and must be turned on before TensorFlow is imported. A backend that is not installed is named in
 one line here, before Keras fails on it with a traceback.
+
+A run of several processes (docs/scaling.md) is joined here, before anything computes: Keras'
+`keras.distribution.initialize()` reads KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and
+_PROCESS_ID. Only process 0 writes files (gan_files.WRITER).
 """
 import importlib.util
 import json
@@ -68,8 +72,34 @@ def start_tensorflow_quietly():
             os.close(saved)
 
 
+def join_processes(backend):
+    """The processes of a run started in several (KERAS_DISTRIBUTION_NUM_PROCESSES above 1), joined
+    through Keras; one line on why not, or None."""
+    count = os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")
+    if not count.isdigit() or int(count) < 1:
+        return f"KERAS_DISTRIBUTION_NUM_PROCESSES={count} is not a number of processes"
+    if int(count) == 1:
+        return None
+    if backend != "jax":
+        return (f"KERAS_DISTRIBUTION_NUM_PROCESSES={count}: a run of several processes trains on the JAX backend "
+                f"(KERAS_BACKEND=jax); on {backend} train in one process")
+    import jax
+    # Collectives between CPU devices go through gloo (JAX's default has none); GPUs and TPUs keep
+    # their own.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    import keras
+    import gan_files
+    try:
+        keras.distribution.initialize()
+    except Exception as error:  # noqa: BLE001  JAX raises several kinds; each is one line here
+        address = os.environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES", "the address JAX detects")
+        return f"could not join the run's {count} processes at {address}: {gan_files.one_line(error)}"
+    gan_files.WRITER = jax.process_index() == 0
+    return None
+
+
 _backend = chosen_backend()
-_problem = backend_problem(_backend)
+_problem = backend_problem(_backend) or join_processes(_backend)
 if _problem:
     print(f"error: {_problem}", file=sys.stderr)
     sys.exit(2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+import gan_files
 from gan_cli import STOP, Interrupted
 from gan_files import UserError, arrays_digest, atomic_write, one_line
 from gan_utils import freeze_discriminator, unfreeze_discriminator
@@ -33,7 +34,8 @@ class Checkpoint:
         self.discriminators = list(discriminators)
         self.optimizers = [m.optimizer for m in self.discriminators] + [gan_model.optimizer]
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
-        check_disk(out_dir, models)
+        if gan_files.WRITER:
+            check_disk(out_dir, models)
         if resume:
             self._build_optimizers(gan_model, batchnorm)
             self._restore()

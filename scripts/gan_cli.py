@@ -6,6 +6,7 @@ Standard library and NumPy only: tools that load no model (report.py) start fast
 """
 import argparse
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -166,13 +167,49 @@ def run_main(main, argv=None):
             main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        exit_refused()
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
         print(f"error: {where}{error.strerror or one_line(error)}", file=sys.stderr)
-        sys.exit(2)
+        exit_refused()
     except (Interrupted, KeyboardInterrupt) as stop:
         print(flush=True)  # ends the progress bar's line, so the message starts a line of its own
         print(stop if isinstance(stop, Interrupted) else f"interrupted after {time.time() - started:.0f} s",
               file=sys.stderr)
         sys.exit(130)
+    except Exception:
+        stop_if_a_process_was_lost()
+        raise
+
+
+def several_processes():
+    devices = sys.modules.get("gan_devices")  # loaded by every training script; this module loads no Keras
+    return devices is not None and devices.processes()[1] > 1
+
+
+def exit_refused():
+    """Exit status 2. In a run of several processes, at once: JAX's shutdown waits for every
+    process, and the others may go on until they find this one gone (stop_if_a_process_was_lost)."""
+    if several_processes():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
+    sys.exit(2)
+
+
+def stop_if_a_process_was_lost():
+    """In a run of several processes, a step that failed because another process is gone (killed,
+    out of memory, its machine down): one line naming it, and exit status 3 at once. The last
+    checkpoint in the output folder stays as it was; JAX's shutdown would wait for the lost one."""
+    if not several_processes():
+        return
+    devices = sys.modules["gan_devices"]
+    lost = devices.lost_processes()
+    if not lost:
+        return
+    index, n_processes = devices.processes()
+    names = ("process " if len(lost) == 1 else "processes ") + ", ".join(map(str, lost))
+    print(f"\nerror: {names} of {n_processes} stopped (no answer); process {index} stops too. "
+          f"The last checkpoint is kept: start every process again with --resume", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(3)

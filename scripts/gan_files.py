@@ -14,6 +14,7 @@ import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 PARTIAL_PREFIX = ".partial-"  # atomic_write's temporary files
+WRITER = True  # False in every process of a run but process 0 (gan_backend.join_processes)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -39,7 +40,10 @@ def atomic_write(path, write):
     """`write(tmp)` writes the file's contents to a temporary path, renamed to `path` when done.
     Only a regular file (or nothing) is replaced: a folder, device, FIFO or socket at `path` is
     refused. A symbolic link at `path` is replaced by the new file; what it pointed to is left as it
-    was. A file that cannot be written is a UserError naming `path`, never the temporary file."""
+    was. A file that cannot be written is a UserError naming `path`, never the temporary file.
+    In a run of several processes only process 0 writes: elsewhere this does nothing."""
+    if not WRITER:
+        return
     path = Path(path)
     if path.exists() and not path.is_file() and not path.is_symlink():
         what = "a folder" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
@@ -86,6 +90,8 @@ def image_format(path):
 def remove_partial_files(folder):
     """Temporary files that a run killed outright (SIGKILL, out of memory) left half-written, in
     the folder and every folder in it (progress/)."""
+    if not WRITER:
+        return
     for partial in Path(folder).rglob(f"{PARTIAL_PREFIX}*"):
         partial.unlink(missing_ok=True)
 

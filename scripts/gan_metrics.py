@@ -306,22 +306,20 @@ class QualityLog:
                 best = row
         return best
 
-    def record(self, epoch, g_model, snapshot, raw_model=None, minutes=None):
-        """Measure `g_model` (the averaged generator, saved as `snapshot`), and `raw_model`'s
-        primary figure too when there is one: the generator as trained, before averaging.
+    def record(self, epoch, g_model, info, snapshot, raw_model=None, q_model=None, minutes=None):
+        """Measure `g_model` (the averaged generator, described by `info` and saved as
+        `snapshot`), and `raw_model`'s primary figure too when there is one: the generator as
+        trained, before averaging; InfoGAN's `q_model` as a classifier of real digits.
         `minutes`: the run's wall-clock time so far, for learning curves."""
         if not self.samples:
             return
         with numpy_random_state_kept():
             if self.evaluator is None:
-                self.evaluator = evaluator_for(gu.read_generator_info(snapshot), self.judge_dir,
-                                               self.data_dir, self.pairs, self.measuring)
+                self.evaluator = evaluator_for(info, self.judge_dir, self.data_dir, self.pairs, self.measuring)
             results = self.evaluator(g_model, self.samples)
             if raw_model is not None:
                 results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]
-            q_snapshot = Path(snapshot).with_name(Path(snapshot).name.replace("generator", "q_model", 1))
-            if results.get("code_digits") is not None and q_snapshot.is_file():
-                q_model, info = gu.load_generator(q_snapshot)
+            if results.get("code_digits") is not None and q_model is not None:
                 results["q_accuracy"] = q_accuracy(q_model, self.evaluator.test_images, self.evaluator.test_labels,
                                                    info["n_cat"])
         row = dict(epoch=epoch, **({} if minutes is None else dict(minutes=minutes)),

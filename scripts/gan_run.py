@@ -28,11 +28,13 @@ import numpy as np  # noqa: E402
 
 import gan_metrics as gm  # noqa: E402
 from gan_checkpoint import Checkpoint, saved_epoch  # noqa: E402
-from gan_cli import (MAX_SEED, ArgumentParser, Interrupted, check_folders, comma_list, format_duration,  # noqa: E402
+from gan_cli import (MAX_SEED, STOP, ArgumentParser, Interrupted, check_folders, comma_list, format_duration,  # noqa: E402
                      fraction, int_up_to, non_negative_float, non_negative_int, positive_float, positive_int,
                      resume_command, seed)
 import gan_utils as gu  # noqa: E402
-from gan_devices import add_flags as add_device_flags, device_count, splitting_batches, use_devices, use_precision  # noqa: E402,E501
+from gan_devices import (add_flags as add_device_flags, agree_on_settings, any_process, device_count,  # noqa: E402
+                         feed_own_rows, splitting_batches, use_devices, use_precision)
+import gan_files as gf  # noqa: E402
 from gan_kinds import progress_inputs  # noqa: E402
 from gan_files import REPO_DIR, UserError, atomic_write, remove_partial_files, write_csv  # noqa: E402
 from gan_report import PROGRESS_DIR, read_run_info, save_frame, update_run_info, write_progress_gif, write_report  # noqa: E402,E501
@@ -157,7 +159,8 @@ class Run:
         self.out_dir = Path(settings.out) if settings.out else default_out(settings.script)
         self.generator_info = dict(generator_info, image_shape=list(g_model.outputs[0].shape[1:]))
         self.companions = companions or {}
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if gf.WRITER:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         remove_partial_files(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names)
         self.quality = gm.QualityLog(self.out_dir, settings.eval_samples, settings.data_dir, pairs=pairs,
@@ -166,6 +169,7 @@ class Run:
         self.average = AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs) if settings.ema_decay else None
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
         discriminators = [d_model] + [m for m in extra_models if getattr(m, "optimizer", None) is not None]
+        feed_own_rows([*discriminators, gan_model])
         fixed = {name: value for name, value in settings.recorded().items() if name in FIXED_ON_RESUME}
         self.checkpoint = Checkpoint(self.out_dir, self.log, models, discriminators, gan_model, resume=settings.resume,
                                      batchnorm=getattr(settings, "batchnorm_in_composite", "frozen"),
@@ -199,6 +203,7 @@ class Run:
         with splitting_batches(self.distribution):
             for self.step in range(first, n_steps):
                 yield self.step
+                STOP["requested"] = any_process(STOP["requested"])  # every process stops after the same step
                 try:
                     self.checkpoint.step_done(self.epoch, self.step)
                 except Interrupted:
@@ -241,9 +246,10 @@ class Run:
         summarize_performance(epoch, g_model, self.out_dir, *args)
         snapshot = self.save_generators(f"_e{epoch:03d}", epoch)
         raw = self.g_model if self.average else None
-        self.quality.record(epoch, g_model, snapshot, raw_model=raw, minutes=self.checkpoint.seconds() / 60)
-        self._draw_progress(snapshot)
-        write_progress_gif(self.out_dir)
+        q_model = self.companions.get("q_model", (None,))[0]
+        self.quality.record(epoch, g_model, self.generator_info, snapshot, raw_model=raw, q_model=q_model,
+                            minutes=self.checkpoint.seconds() / 60)
+        self._draw_progress()
         self._report(state="running")
 
     def save_generators(self, suffix, epoch):
@@ -263,6 +269,8 @@ class Run:
         self.quality.report()
 
     def _start_report(self):
+        if not gf.WRITER:
+            return
         earlier = read_run_info(self.out_dir) if self.settings.resume else {}
         update_run_info(self.out_dir, script=self.settings.script, command=shlex.join(["python", *sys.argv]),
                         started=earlier.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
@@ -274,14 +282,16 @@ class Run:
                         state="starting")
 
     def _report(self, **fields):
+        """run.json and report.html brought up to date: process 0's, in a run of several."""
+        if not gf.WRITER:
+            return
         update_run_info(self.out_dir, seconds=self.checkpoint.seconds(), updated=time.strftime("%Y-%m-%d %H:%M:%S"),
                         steps_total=self.steps_per_epoch * self.n_epochs, **fields)
         write_report(self.out_dir)
 
-    def _draw_progress(self, snapshot):
+    def _draw_progress(self):
         """The same inputs through the sample generator at every summary: a frame of progress.gif.
         Pix2Pix: the first validation pairs, source, translation and target in rows."""
-        info = gu.read_generator_info(snapshot)
         g_model = self.sample_generator()
         if self.pairs is not None:
             sources, targets = (part[:PROGRESS_PAIRS] for part in self.pairs)
@@ -289,9 +299,11 @@ class Run:
             made = np.concatenate([translate.predict_on_batch(x[None]) for x in sources])
             images, n_cols = np.concatenate([sources, made, targets]), len(sources)
         else:
-            inputs, n_cols = progress_inputs(info, np.random.default_rng(0))
+            inputs, n_cols = progress_inputs(self.generator_info, np.random.default_rng(0))
             images = g_model.predict(inputs, batch_size=256, verbose=0)
         save_frame(images, n_cols, self.out_dir / PROGRESS_DIR / f"e{self.epoch + 1:03d}.png")
+        if gf.WRITER:
+            write_progress_gif(self.out_dir)
 
     def _header(self, n_steps):
         dataset = self.generator_info.get("dataset")
@@ -424,16 +436,22 @@ def parse_settings(script, argv=None, extra_flags=None):
 
 
 def prepare_run(settings, out_name=None, batch_split=2):
-    """Before the models are built: the devices and precision they compute in, the seed, folders
-    that are folders, and an output folder that can be written (settings.out, default
-    outputs/<out_name or script>/). `batch_split`: 2 where each discriminator update takes half a
+    """Before the models are built: in a run of several processes, the same settings everywhere;
+    the devices and precision they compute in, the seed, folders that are folders, and an output
+    folder that can be written (settings.out, default outputs/<out_name or script>/; in a run of
+    several processes, process 0's). `batch_split`: 2 where each discriminator update takes half a
     batch, 1 where it takes a whole one (gan_devices.use_devices)."""
+    agree_on_settings(settings)
     check_folders(data_dir=settings.data_dir, judge_dir=settings.judge_dir)
     use_precision(settings.mixed_precision)
     use_devices(settings.devices, settings.n_batch, batch_split)
     if settings.seed is not None:
         keras.utils.set_random_seed(settings.seed)
     out = Path(settings.out) if settings.out else default_out(out_name or settings.script)
+    settings.out = out
+    if not gf.WRITER:
+        check_run_in_folder(out, resume=settings.resume, fresh=settings.fresh, epochs=settings.n_epochs)
+        return out
     blocking = next((folder for folder in [out, *out.parents] if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise UserError(f"cannot write to the output folder {out}: {blocking} is a file, not a folder")
@@ -443,7 +461,6 @@ def prepare_run(settings, out_name=None, batch_split=2):
     except OSError as error:
         raise UserError(f"cannot write to the output folder {out} ({error.strerror})")
     claim_output_folder(out, resume=settings.resume, fresh=settings.fresh, epochs=settings.n_epochs)
-    settings.out = out
     return out
 
 
@@ -451,7 +468,7 @@ def claim_output_folder(out, *, resume, fresh, epochs):
     """One run per output folder. A lock held for the run's life (the system releases it however
     the process ends) refuses a second run into the folder, naming the first. A run found there is
     never overwritten: --resume goes on with it, --fresh moves its files aside into a dated
-    subfolder; without either it is refused. --resume of a run already at --epochs writes nothing."""
+    subfolder; without either it is refused (check_run_in_folder)."""
     lock = _HELD_LOCKS.get(out.resolve()) or open(out / RUN_LOCK, "a+")
     if fcntl is not None and out.resolve() not in _HELD_LOCKS:
         try:
@@ -461,29 +478,37 @@ def claim_output_folder(out, *, resume, fresh, epochs):
             holder = lock.read().strip() or "a process that has not said which"
             lock.close()
             raise UserError(f"{out} is in use by another run ({holder}); wait for it to end or choose another --out")
-    checkpoint = out / "checkpoint.npz"
-    if resume and fresh:
-        raise UserError("--resume and --fresh cannot go together: --resume continues the run in the folder, "
-                        "--fresh starts over")
+    check_run_in_folder(out, resume=resume, fresh=fresh, epochs=epochs)
     if fresh:
         moved = move_earlier_run(out)
         if moved:
             print(f"--fresh: the earlier run's files are in {moved}")
-    elif checkpoint.is_file() and not resume:
-        finished = read_run_info(out).get("state") == "finished"
-        raise UserError(f"{out} holds {'a finished' if finished else 'an unfinished'} run: add --resume to "
-                        f"{'train it further (with a larger --epochs)' if finished else 'continue it'}, or "
-                        "--fresh to start over (its files are moved aside, not deleted)")
-    elif checkpoint.is_file() and (done := saved_epoch(checkpoint)) is not None and done >= epochs:
-        print(f"the run in {out} is already at epoch {done} (--epochs {epochs}): nothing to train; "
-              "give a larger --epochs to go on")
-        sys.exit(0)
     lock.seek(0)
     lock.truncate()
     lock.write(f"process {os.getpid()}: {shlex.join(['python', *sys.argv])}, "
                f"started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     lock.flush()
     _HELD_LOCKS[out.resolve()] = lock
+
+
+def check_run_in_folder(out, *, resume, fresh, epochs):
+    """A run already in `out` goes on only with --resume, and is moved aside only with --fresh;
+    --resume of a run already at --epochs writes nothing and ends."""
+    checkpoint = out / "checkpoint.npz"
+    if resume and fresh:
+        raise UserError("--resume and --fresh cannot go together: --resume continues the run in the folder, "
+                        "--fresh starts over")
+    if fresh:
+        return
+    if checkpoint.is_file() and not resume:
+        finished = read_run_info(out).get("state") == "finished"
+        raise UserError(f"{out} holds {'a finished' if finished else 'an unfinished'} run: add --resume to "
+                        f"{'train it further (with a larger --epochs)' if finished else 'continue it'}, or "
+                        "--fresh to start over (its files are moved aside, not deleted)")
+    if checkpoint.is_file() and (done := saved_epoch(checkpoint)) is not None and done >= epochs:
+        print(f"the run in {out} is already at epoch {done} (--epochs {epochs}): nothing to train; "
+              "give a larger --epochs to go on")
+        sys.exit(0)
 
 
 def move_earlier_run(out):

@@ -75,3 +75,13 @@ def test_benchmark_devices_measures_one_and_two_simulated_devices():
     assert row["devices"] == "2" and row["scaling efficiency"].endswith("%")
     one, two, rate = float(row["s/step, 1 device"]), float(row["s/step, 2 devices"]), float(row["images/s"])
     assert one > 0 and two > 0 and rate == pytest.approx(8 / two, rel=0.05)
+
+
+def test_processes_other_than_jax_are_refused(capsys):
+    if keras.backend.backend() == "jax":
+        pytest.skip("the refusal is for the other backends")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.cli.run_main(benchmark.main, ["gan_fashion", "--processes", "2"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("error: --processes: a run of several processes trains on JAX (--backend jax), "
+                                       "each process on its own devices (no --devices)\n")

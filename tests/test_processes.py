@@ -1,0 +1,186 @@
+"""A run of two processes on this machine (JAX, gloo collectives), as scripts/launch.py starts
+it: the same losses as one process of two devices, one writer, Ctrl-C and --resume, a process
+that dies, settings that differ, and backends that cannot."""
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import JAX_CACHE, REPO, run_script
+from test_gan_devices import TOLERANCE
+
+FLAGS = ["--batch-size", "8", "--eval-samples", "0", "--ema-decay", "0", "--seed", "5", "--steps-per-epoch", "2"]
+SIMULATED_TWO = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+def environment(**extra):
+    return {**os.environ, "KERAS_BACKEND": "jax", "JAX_COMPILATION_CACHE_DIR": str(JAX_CACHE),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "PYTHONUNBUFFERED": "1", **extra}
+
+
+class Launched:
+    """scripts/launch.py --processes 2 running `script` through tests/writespy.py, its output
+    collected line by line."""
+
+    def __init__(self, script, flags, spy_dir):
+        command = [sys.executable, "scripts/launch.py", "--processes", "2", "--", "tests/writespy.py", str(spy_dir),
+                   f"scripts/{script}.py", *map(str, flags)]
+        self.process = subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")))
+        self.reader.start()
+
+    def wait_for(self, text, timeout=300):
+        deadline = time.time() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.process.poll() is None and time.time() < deadline, "".join(self.lines)[-3000:]
+            time.sleep(0.2)
+
+    def finish(self, timeout=400):
+        code = self.process.wait(timeout=timeout)
+        self.reader.join()
+        return code, "".join(self.lines)
+
+
+def losses(out):
+    with open(out / "losses.csv") as f:
+        rows = list(csv.reader(f))[1:]
+    return [(int(r[0]), int(r[1])) for r in rows], np.array([[float(v) for v in r[2:]] for r in rows])
+
+
+def relative_difference(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-3)))
+
+
+@pytest.fixture(scope="module")
+def one_process_two_devices(tiny_data, tmp_path_factory):
+    """The reference: each script for 2 epochs of 2 steps in one process on two simulated devices."""
+    pytest.importorskip("jax")
+    found = {}
+    for script in ("cgan_fashion", "acgan_fashion"):
+        out = tmp_path_factory.mktemp(f"one-{script}")
+        done = run_script([f"scripts/{script}.py", "--data-dir", tiny_data, "--out", out, "--epochs", "2",
+                           "--devices", "2", *FLAGS], backend="jax", env=SIMULATED_TWO)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found[script] = losses(out)
+    return found
+
+
+@pytest.fixture(scope="module")
+def interrupted_and_resumed(tiny_data, tmp_path_factory):
+    """The conditional GAN on two processes, Ctrl-C to the launcher in its first epoch, then
+    --resume to the end of epoch 2."""
+    out, spy = tmp_path_factory.mktemp("two-cgan"), tmp_path_factory.mktemp("spy")
+    flags = ["--data-dir", tiny_data, "--out", out, "--epochs", "2", *FLAGS]
+    first = Launched("cgan_fashion", flags, spy)
+    first.wait_for("[0] Epoch 1/2")
+    first.process.send_signal(signal.SIGINT)
+    stopped = first.finish()
+    resumed = Launched("cgan_fashion", flags + ["--resume"], spy).finish()
+    return out, spy, stopped, resumed
+
+
+@pytest.mark.slow
+def test_two_processes_compute_what_one_process_of_two_devices_computes(one_process_two_devices,
+                                                                        interrupted_and_resumed, tiny_data,
+                                                                        tmp_path):
+    out, _, _, resumed = interrupted_and_resumed
+    assert resumed[0] == 0, resumed[1][-3000:]
+    steps, values = losses(out)
+    assert steps == one_process_two_devices["cgan_fashion"][0] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert relative_difference(values, one_process_two_devices["cgan_fashion"][1]) < TOLERANCE
+    code, output = Launched("acgan_fashion", ["--data-dir", tiny_data, "--out", tmp_path / "run", "--epochs", "2",
+                                              *FLAGS], tmp_path).finish()
+    assert code == 0, output[-3000:]
+    steps, values = losses(tmp_path / "run")
+    assert steps == one_process_two_devices["acgan_fashion"][0]
+    assert relative_difference(values, one_process_two_devices["acgan_fashion"][1]) < TOLERANCE
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_both_processes_after_one_step_and_resume_goes_on(interrupted_and_resumed):
+    out, _, stopped, resumed = interrupted_and_resumed
+    assert stopped[0] == 130, stopped[1][-3000:]
+    for index in (0, 1):
+        assert f"[{index}] stopping after this step" in stopped[1]
+    assert "[0] resuming from" in resumed[1] and "[1] resuming from" in resumed[1]
+    assert "launch: process" not in resumed[1]
+    assert (out / "generator.h5").is_file()
+
+
+@pytest.mark.slow
+def test_only_process_0_writes_files(interrupted_and_resumed):
+    out, spy, _, _ = interrupted_and_resumed
+    written = {index: [line for line in (spy / f"writes-{index}.txt").read_text().splitlines() if str(out) in line]
+               for index in (0, 1)}
+    assert any("checkpoint.npz" in line for line in written[0]) and any("generator.h5" in line for line in written[0])
+    assert written[1] == []
+
+
+class Started(Launched):
+    """Process `index` of two, started by hand as a cluster manager would, with its own flags."""
+
+    def __init__(self, index, port, script, flags):
+        env = environment(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES="2",
+                          KERAS_DISTRIBUTION_PROCESS_ID=str(index))
+        self.process = subprocess.Popen([sys.executable, f"scripts/{script}.py", *map(str, flags)], cwd=REPO,
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")))
+        self.reader.start()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_killed_process_stops_the_other_with_one_line(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    port = free_port()
+    flags = ["--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1", *FLAGS, "--steps-per-epoch", "500"]
+    first, second = (Started(index, port, "cgan_fashion", flags) for index in (0, 1))
+    first.wait_for("Epoch 1/1")
+    time.sleep(5)  # into the steps
+    second.process.kill()
+    killed_at = time.time()
+    code, output = first.finish(timeout=150)
+    assert time.time() - killed_at < 120
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 3 and errors == ["error: process 1 of 2 stopped (no answer); process 0 stops too. The last "
+                                    "checkpoint is kept: start every process again with --resume"], output[-3000:]
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_processes_started_with_other_settings_are_refused(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    port = free_port()
+    flags = ["--data-dir", tiny_data, "--out", tmp_path, *FLAGS[:-4]]
+    started = [Started(index, port, "cgan_fashion", flags + ["--seed", 5 + index]) for index in (0, 1)]
+    for process in started:
+        code, output = process.finish(timeout=300)
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert code == 2 and errors == ["error: process 1 of 2 was started with other settings than process 0: "
+                                        "seed 6 (process 0: 5); start every process with the same command line"], \
+            output[-3000:]
+        assert "Traceback" not in output
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_tensorflow_is_refused_above_one_process(tmp_path):
+    done = run_script(["scripts/cgan_fashion.py", "--out", tmp_path], backend="tensorflow",
+                      env={"KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "0"})
+    assert done.returncode == 2
+    assert done.stderr == ("error: KERAS_DISTRIBUTION_NUM_PROCESSES=2: a run of several processes trains on the JAX "
+                           "backend (KERAS_BACKEND=jax); on tensorflow train in one process\n")
