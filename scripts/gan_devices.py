@@ -128,8 +128,12 @@ def feed_own_rows(models):
     if n_processes == 1:
         return
     for model in models:
+        if getattr(model.train_on_batch, "feeds_own_rows", False):  # a model trained by an earlier Run
+            continue
+
         def train_on_own_rows(x, y=None, *args, _train=model.train_on_batch, **kwargs):
             return _train(own_rows(x, index, n_processes), own_rows(y, index, n_processes), *args, **kwargs)
+        train_on_own_rows.feeds_own_rows = True
         model.train_on_batch = train_on_own_rows
 
 

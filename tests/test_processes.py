@@ -25,14 +25,11 @@ def environment(**extra):
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "PYTHONUNBUFFERED": "1", **extra}
 
 
-class Launched:
-    """scripts/launch.py --processes 2 running `script` through tests/writespy.py, its output
-    collected line by line."""
+class Watched:
+    """A process started from the repository, its output (stdout and stderr) collected line by line."""
 
-    def __init__(self, script, flags, spy_dir):
-        command = [sys.executable, "scripts/launch.py", "--processes", "2", "--", "tests/writespy.py", str(spy_dir),
-                   f"scripts/{script}.py", *map(str, flags)]
-        self.process = subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE,
+    def __init__(self, command, env):
+        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")))
@@ -80,11 +77,11 @@ def interrupted_and_resumed(tiny_data, tmp_path_factory):
     --resume to the end of epoch 2."""
     out, spy = tmp_path_factory.mktemp("two-cgan"), tmp_path_factory.mktemp("spy")
     flags = ["--data-dir", tiny_data, "--out", out, "--epochs", "2", *FLAGS]
-    first = Launched("cgan_fashion", flags, spy)
+    first = launched("cgan_fashion", flags, spy)
     first.wait_for("[0] Epoch 1/2")
     first.process.send_signal(signal.SIGINT)
     stopped = first.finish()
-    resumed = Launched("cgan_fashion", flags + ["--resume"], spy).finish()
+    resumed = launched("cgan_fashion", flags + ["--resume"], spy).finish()
     return out, spy, stopped, resumed
 
 
@@ -97,7 +94,7 @@ def test_two_processes_compute_what_one_process_of_two_devices_computes(one_proc
     steps, values = losses(out)
     assert steps == one_process_two_devices["cgan_fashion"][0] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert relative_difference(values, one_process_two_devices["cgan_fashion"][1]) < TOLERANCE
-    code, output = Launched("acgan_fashion", ["--data-dir", tiny_data, "--out", tmp_path / "run", "--epochs", "2",
+    code, output = launched("acgan_fashion", ["--data-dir", tiny_data, "--out", tmp_path / "run", "--epochs", "2",
                                               *FLAGS], tmp_path).finish()
     assert code == 0, output[-3000:]
     steps, values = losses(tmp_path / "run")
@@ -125,17 +122,17 @@ def test_only_process_0_writes_files(interrupted_and_resumed):
     assert written[1] == []
 
 
-class Started(Launched):
-    """Process `index` of two, started by hand as a cluster manager would, with its own flags."""
+def launched(script, flags, spy_dir):
+    """scripts/launch.py --processes 2 running `script` through tests/writespy.py."""
+    return Watched([sys.executable, "scripts/launch.py", "--processes", "2", "--", "tests/writespy.py", str(spy_dir),
+                    f"scripts/{script}.py", *map(str, flags)], environment())
 
-    def __init__(self, index, port, script, flags):
-        env = environment(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES="2",
-                          KERAS_DISTRIBUTION_PROCESS_ID=str(index))
-        self.process = subprocess.Popen([sys.executable, f"scripts/{script}.py", *map(str, flags)], cwd=REPO,
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")))
-        self.reader.start()
+
+def started(index, port, script, flags):
+    """Process `index` of two, started by hand as a cluster manager would, with its own flags."""
+    return Watched([sys.executable, f"scripts/{script}.py", *map(str, flags)],
+                   environment(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
+                               KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(index)))
 
 
 def free_port():
@@ -149,7 +146,7 @@ def test_a_killed_process_stops_the_other_with_one_line(tiny_data, tmp_path):
     pytest.importorskip("jax")
     port = free_port()
     flags = ["--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1", *FLAGS, "--steps-per-epoch", "500"]
-    first, second = (Started(index, port, "cgan_fashion", flags) for index in (0, 1))
+    first, second = (started(index, port, "cgan_fashion", flags) for index in (0, 1))
     first.wait_for("Epoch 1/1")
     time.sleep(5)  # into the steps
     second.process.kill()
@@ -167,7 +164,7 @@ def test_processes_started_with_other_settings_are_refused(tiny_data, tmp_path):
     pytest.importorskip("jax")
     port = free_port()
     flags = ["--data-dir", tiny_data, "--out", tmp_path, *FLAGS[:-4]]
-    started = [Started(index, port, "cgan_fashion", flags + ["--seed", 5 + index]) for index in (0, 1)]
+    started = [started(index, port, "cgan_fashion", flags + ["--seed", 5 + index]) for index in (0, 1)]
     for process in started:
         code, output = process.finish(timeout=300)
         errors = [line for line in output.splitlines() if line.startswith("error:")]
