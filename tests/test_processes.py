@@ -164,8 +164,8 @@ def test_processes_started_with_other_settings_are_refused(tiny_data, tmp_path):
     pytest.importorskip("jax")
     port = free_port()
     flags = ["--data-dir", tiny_data, "--out", tmp_path, *FLAGS[:-4]]
-    started = [started(index, port, "cgan_fashion", flags + ["--seed", 5 + index]) for index in (0, 1)]
-    for process in started:
+    both = [started(index, port, "cgan_fashion", flags + ["--seed", 5 + index]) for index in (0, 1)]
+    for process in both:
         code, output = process.finish(timeout=300)
         errors = [line for line in output.splitlines() if line.startswith("error:")]
         assert code == 2 and errors == ["error: process 1 of 2 was started with other settings than process 0: "
@@ -181,3 +181,12 @@ def test_tensorflow_is_refused_above_one_process(tmp_path):
     assert done.returncode == 2
     assert done.stderr == ("error: KERAS_DISTRIBUTION_NUM_PROCESSES=2: a run of several processes trains on the JAX "
                            "backend (KERAS_BACKEND=jax); on tensorflow train in one process\n")
+
+
+@pytest.mark.slow
+def test_the_launcher_exits_with_a_failed_process_status(tmp_path):
+    pytest.importorskip("jax")
+    code, output = launched("cgan_fashion", ["--data-dir", tmp_path / "missing", "--out", tmp_path], tmp_path).finish()
+    assert code == 2, output[-3000:]
+    assert "launch: process 0 exited with status 2, process 1 exited with status 2" in output
+    assert "[0] error: --data-dir" in output and "[1] error: --data-dir" in output
