@@ -4,7 +4,6 @@ that dies, settings that differ, and backends that cannot."""
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import JAX_CACHE, REPO, run_script
+from launch import free_port
 from test_gan_devices import TOLERANCE
 
 FLAGS = ["--batch-size", "8", "--eval-samples", "0", "--ema-decay", "0", "--seed", "5", "--steps-per-epoch", "2"]
@@ -133,12 +133,6 @@ def started(index, port, script, flags):
     return Watched([sys.executable, f"scripts/{script}.py", *map(str, flags)],
                    environment(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
                                KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(index)))
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
