@@ -70,9 +70,12 @@ class Checkpoint:
             raise UserError(f"{self.path} is damaged: its contents are not the ones saved (their checksum differs)")
         if "digest" not in meta:
             print(f"note: {self.path} carries no checksum (saved by an older version), so it is not checked")
-        for old, new in RENAMED_SETTINGS.items():
-            if old in meta["settings"]:
-                meta["settings"][new] = meta["settings"].pop(old)
+        recorded = meta.get("constants", {})
+        if any(old in meta["settings"] for old in RENAMED_SETTINGS):
+            for old, new in RENAMED_SETTINGS.items():
+                meta["settings"][new] = meta["settings"].pop(old, None)
+            # Such a checkpoint recorded the file's constants, not the run's: only its settings are the run's.
+            recorded = {name.upper(): value for name, value in meta["settings"].items() if name.upper() in recorded}
         made_by = meta["settings"].get("script")
         if made_by != self.settings.get("script"):
             raise UserError(f"cannot resume: {self.path} was made by {made_by}, not {self.settings.get('script')}; "
@@ -81,8 +84,8 @@ class Checkpoint:
             if meta["settings"].get(key) != self.settings.get(key):
                 raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
                                 f"this run has {key}={self.settings.get(key)}")
-        edited = [f"{name} {meta['constants'][name]!r} -> {value!r}" for name, value in self.constants.items()
-                  if name in meta.get("constants", {}) and meta["constants"][name] != value]
+        edited = [f"{name} {recorded[name]!r} -> {value!r}" for name, value in self.constants.items()
+                  if name in recorded and recorded[name] != value]
         if edited:
             print(f"resuming with settings edited since the checkpoint: {', '.join(edited)}")
         variables = self._variables()
