@@ -73,7 +73,8 @@ class Checkpoint:
         recorded = meta.get("constants", {})
         if any(old in meta["settings"] for old in RENAMED_SETTINGS):
             for old, new in RENAMED_SETTINGS.items():
-                meta["settings"][new] = meta["settings"].pop(old, None)
+                if old in meta["settings"]:
+                    meta["settings"][new] = meta["settings"].pop(old)
             # Such a checkpoint recorded the file's constants, not the run's: only its settings are the run's.
             recorded = {name.upper(): value for name, value in meta["settings"].items() if name.upper() in recorded}
         made_by = meta["settings"].get("script")
