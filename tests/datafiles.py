@@ -18,6 +18,17 @@ def patterned_images(n, shape, n_classes, seed=0):
     return images, labels.astype(np.uint8)
 
 
+def banded_images(n, shape, n_classes, seed=0):
+    """uint8 images of faint noise with one bright band whose row is the label, and labels cycling
+    over classes: a class that a small network reads at once, and a generator can learn in a test."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    images = rng.integers(0, 40, (n, *shape)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        image[4 + 2 * label:6 + 2 * label, 4:24] = 255
+    return images, labels.astype(np.uint8)
+
+
 def write_idx(path, array):
     """The IDX format of the MNIST family (magic 0x0000 08 ndim, big-endian sizes), gzipped."""
     path = Path(path)
@@ -27,9 +38,9 @@ def write_idx(path, array):
         f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
-def write_fashion_mnist(root, n=64, n_test=20):
+def write_fashion_mnist(root, n=64, n_test=20, make_images=patterned_images):
     for prefix, count, seed in (("train", n, 0), ("t10k", n_test, 1)):
-        images, labels = patterned_images(count, (28, 28, 1), 10, seed)
+        images, labels = make_images(count, (28, 28, 1), 10, seed)
         write_idx(Path(root) / "fashion-mnist" / f"{prefix}-images-idx3-ubyte.gz", images[..., 0])
         write_idx(Path(root) / "fashion-mnist" / f"{prefix}-labels-idx1-ubyte.gz", labels)
 
