@@ -26,6 +26,7 @@ RUNS = {  # what each run's title says: its data, seed and judge
     "infogan_mnist_seed7": "the default (the paper's rule and settings), seed 7: code accuracy",
     "infogan_mnist_seed8": "the default (the paper's rule and settings), seed 8: code accuracy",
     "infogan_mnist_seed9": "the default (the paper's rule and settings), seed 9: code accuracy",
+    "infogan_mnist_tutorial_rule_seed7": "the tutorial's rule, the paper's settings, seed 7: code accuracy",
 }
 PERCENT = {"class_agreement", "code_accuracy"}
 EMA_DECAY = 0.999  # every run here used the default --ema-decay
