@@ -125,32 +125,25 @@ def test_short_run_writes_outputs(tiny_data, tmp_path, capsys):
     runchecks.check_report(tmp_path, summaries=1)
 
 
-def class_agreement(judge, g_model, n=200):
-    """The share of the generator's images that the judge reads as the class asked for."""
-    labels = np.arange(n) % 10
-    latent = np.random.default_rng(3).standard_normal((n, acgan_fashion.LATENT_DIM)).astype("float32")
-    images = np.asarray(g_model.predict_on_batch([latent, labels]))
-    _, classes = gm.judge_outputs(gm.features_and_classes(judge), images)
-    return gm.class_agreement(classes, labels, 10)[0]
-
-
 @pytest.mark.slow
 def test_the_generator_draws_the_class_asked_for(tmp_path):
     """On data whose class is the row of a band, a judge trained on it reads 400 steps' generator
-    as the class asked for far more often than the untrained generator (which gets chance, 10%)."""
+    as the class asked for far more often than the untrained generator (which gets chance, 10%),
+    measured as a run measures class agreement."""
     data = tmp_path / "data"
     datafiles.write_fashion_mnist(data, n=320, n_test=100, make_images=datafiles.banded_images)
-    judge, info = gan_judges.train_judge("fashion_mnist", tmp_path / "judge.h5",
-                                         gd.load_dataset("fashion_mnist", data), gd.load_dataset("fashion_mnist", data, "test"))
-    assert info["test_accuracy"] == 1.0
-    keras.utils.set_random_seed(1)
-    untrained = class_agreement(judge, acgan_fashion.define_generator(acgan_fashion.LATENT_DIM))
+    train, test = gd.load_dataset("fashion_mnist", data), gd.load_dataset("fashion_mnist", data, "test")
+    judge, judge_info = gan_judges.train_judge("fashion_mnist", tmp_path / "judge.h5", train, test)
+    assert judge_info["test_accuracy"] == 1.0
     # --ema-decay 0: after 400 steps an average would still be mostly the untrained weights
     cli.run_main(acgan_fashion.main, ["--data-dir", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
                                      "--steps-per-epoch", "400", "--batch-size", "16", "--ema-decay", "0",
                                      "--eval-samples", "0", "--seed", "2"])
-    trained = class_agreement(judge, keras.models.load_model(tmp_path / "run" / "generator.h5", compile=False))
-    assert untrained < 0.2 <= trained, (untrained, trained)
+    trained, info = gu.load_generator(tmp_path / "run" / "generator.h5")
+    evaluate = gm.ImageEvaluator(info, None, measuring=(judge, judge_info, train, test))
+    keras.utils.set_random_seed(1)
+    untrained = evaluate(acgan_fashion.define_generator(acgan_fashion.LATENT_DIM), 200)["class_agreement"]
+    assert untrained < 0.2 <= evaluate(trained, 200)["class_agreement"], untrained
 
 
 @pytest.mark.parametrize("flags,count", [(["--label", "Bag", "--n", "2"], 4), (["--per-class", "--n", "2"], 20),
