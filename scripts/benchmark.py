@@ -4,16 +4,17 @@ and how much of the machine's matrix-product rate the loop reaches.
     python scripts/benchmark.py                      # every script it knows, at its default batch
     python scripts/benchmark.py cgan_fashion --rounds 5 --steps 30
     python scripts/benchmark.py --backend jax        # also: tensorflow (default), torch
+    python scripts/benchmark.py --overhead           # what a step costs besides its arithmetic
     python scripts/benchmark.py --backend jax --devices 2   # this loop on 1 and on 2 devices (JAX)
     python scripts/benchmark.py cgan_fashion --backend jax --processes 2   # on 1 process and on 2
 
 The tutorial's loop is ported with only what Keras 3 needs to run it correctly
 (`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
-points, a printed line per step. Both loops train the same architectures on random images of
-the dataset's shape and size (speed does not depend on what the pictures show), in alternating
-rounds after a warm-up round that is not counted. A step's time is the gap between consecutive
-composite updates, so it holds everything the loop does in a step and nothing it does between
-epochs. Printed output of both loops goes to /dev/null while they are timed.
+points, a printed line per step. The script's loop is its own train(), its updates compiled as
+one step (ganlib/step.py). Both train the same architectures on random images of the dataset's
+shape and size (speed does not depend on what the pictures show), in alternating rounds after a
+warm-up round that is not counted; a round of the script's loop is an epoch of its train(), timed
+from its first step to the end of its last, losses read back and variables written.
 
 The work of a step is counted from the models' layer shapes: 2 operations per multiply-add of
 every Dense, Conv2D and Conv2DTranspose (element-wise layers, a few percent, are left out); a
@@ -21,6 +22,11 @@ model whose weights train costs 3 forward passes (forward, gradients of inputs a
 the frozen discriminator inside the composite 2 (gradients pass through it). Divided by the step
 time and by the rate of large float32 matrix products measured on the same backend, it says how
 much of the machine the loop uses.
+
+--overhead takes the arithmetic out, to show what a step costs besides it, which is what a
+GPU's step is made of: each script's layers with at most OVERHEAD_FILTERS filters, at batch
+OVERHEAD_BATCH, the bare tutorial loop (its three train_on_batch calls with predict_on_batch),
+the script's loop with --eager (one Keras call per update, as the tutorial) and compiled.
 """
 import argparse
 import os
@@ -40,33 +46,32 @@ if __name__ == "__main__":
     if _backend:  # Keras reads the backend once, when it is imported
         os.environ["KERAS_BACKEND"] = _backend
 
-import gan_backend  # noqa: E402,F401  first of the rest: it configures TensorFlow before Keras loads it
+import ganlib.backend  # noqa: E402,F401  first of the rest: it configures TensorFlow before Keras loads it
 
-import contextlib
-import importlib
-import platform
-import subprocess
-import tempfile
-import time
-from pathlib import Path
+import contextlib  # noqa: E402
+import importlib  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-import keras
-import numpy as np
-from keras import layers
-from numpy import ones, zeros
-from numpy.random import randint, randn
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+from numpy import ones, zeros  # noqa: E402
+from numpy.random import randint, randn  # noqa: E402
 
-import gan_cli as cli
-import gan_data as gd
-import gan_devices
-import gan_run as gr
-import gan_files as gf
+from ganlib import cli, data as gd, devices, files as gf, run as gr, settings as gs  # noqa: E402
+from ganlib.kinds import KINDS  # noqa: E402
 
 MAX_MATMUL_SIZE = 8192  # 256 MiB a float32 matrix; larger ones only risk running out of memory
 DATASET_SIZE = 50000  # Fashion-MNIST has 60,000 training images, CIFAR-10 50,000: either gives the same step time
+OVERHEAD_FILTERS = 4  # --overhead: each convolution's filters at most
+OVERHEAD_BATCH = 2
 
 
-def tutorial_train_gan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
+def tutorial_train_gan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, predict=None):
     """The unconditional tutorials' loop (gan_fashion, dcgan_cifar10) as they wrote it."""
     half_batch = int(n_batch / 2)
     for j in range(n_steps):
@@ -74,7 +79,7 @@ def tutorial_train_gan(g_model, d_model, gan_model, dataset, n_steps, n_batch, l
         y_real = ones((half_batch, 1))
         d_model.trainable = True
         d_loss1, _ = d_model.train_on_batch(X_real, y_real)
-        X_fake = g_model.predict(randn(latent_dim * half_batch).reshape(half_batch, latent_dim))
+        X_fake = (predict or g_model.predict)(randn(latent_dim * half_batch).reshape(half_batch, latent_dim))
         y_fake = zeros((half_batch, 1))
         d_loss2, _ = d_model.train_on_batch(X_fake, y_fake)
         X_gan = randn(latent_dim * n_batch).reshape(n_batch, latent_dim)
@@ -84,7 +89,7 @@ def tutorial_train_gan(g_model, d_model, gan_model, dataset, n_steps, n_batch, l
         print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
 
 
-def tutorial_train_cgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
+def tutorial_train_cgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, predict=None):
     """cgan_fashion's loop as the tutorial wrote it."""
     half_batch = int(n_batch / 2)
     images, labels = dataset
@@ -96,7 +101,7 @@ def tutorial_train_cgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, 
         d_loss1, _ = d_model.train_on_batch([X_real, labels_real], y_real)
         z_input = randn(latent_dim * half_batch).reshape(half_batch, latent_dim)
         labels_fake = randint(0, 10, half_batch)
-        X_fake = g_model.predict([z_input, labels_fake])
+        X_fake = (predict or g_model.predict)([z_input, labels_fake])
         y_fake = zeros((half_batch, 1))
         d_loss2, _ = d_model.train_on_batch([X_fake, labels_fake], y_fake)
         z_input = randn(latent_dim * n_batch).reshape(n_batch, latent_dim)
@@ -107,7 +112,7 @@ def tutorial_train_cgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, 
         print(">%d, %d/%d, d1=%.3f, d2=%.3f g=%.3f" % (1, j + 1, n_steps, d_loss1, d_loss2, g_loss))
 
 
-def tutorial_train_acgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim):
+def tutorial_train_acgan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, predict=None):
     """acgan_fashion's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
     half_batch = int(n_batch / 2)
     images, labels = dataset
@@ -120,7 +125,7 @@ def tutorial_train_acgan(g_model, d_model, gan_model, dataset, n_steps, n_batch,
         _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
         z_input = randn(latent_dim * half_batch).reshape(half_batch, latent_dim)
         labels_fake = randint(0, 10, half_batch)
-        X_fake = g_model.predict([z_input, labels_fake])
+        X_fake = (predict or g_model.predict)([z_input, labels_fake])
         y_fake = zeros((half_batch, 1))
         _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake])
         z_input = randn(latent_dim * n_batch).reshape(n_batch, latent_dim)
@@ -133,7 +138,8 @@ def tutorial_train_acgan(g_model, d_model, gan_model, dataset, n_steps, n_batch,
         print(">%d, dr[%.3f,%.3f], df[%.3f,%.3f], g[%.3f,%.3f]" % (i + 1, d_r1, d_r2, d_f, d_f2, g_1, g_2))
 
 
-def tutorial_train_infogan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, n_cat=10):
+def tutorial_train_infogan(g_model, d_model, gan_model, dataset, n_steps, n_batch, latent_dim, predict=None,
+                           n_cat=10):
     """infogan_mnist's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
     half_batch = int(n_batch / 2)
     for i in range(n_steps):
@@ -144,7 +150,7 @@ def tutorial_train_infogan(g_model, d_model, gan_model, dataset, n_steps, n_batc
         d_loss1 = d_model.train_on_batch(X_real, y_real)
         cat_codes = keras.utils.to_categorical(randint(0, n_cat, half_batch), num_classes=n_cat)
         z_input = np.hstack((randn(latent_dim * half_batch).reshape(half_batch, latent_dim), cat_codes))
-        X_fake = g_model.predict(z_input)
+        X_fake = (predict or g_model.predict)(z_input)
         y_fake = zeros((half_batch, 1))
         d_loss2 = d_model.train_on_batch(X_fake, y_fake)
         cat_codes = keras.utils.to_categorical(randint(0, n_cat, n_batch), num_classes=n_cat)
@@ -157,7 +163,7 @@ def tutorial_train_infogan(g_model, d_model, gan_model, dataset, n_steps, n_batc
         print(">%d, d[%.3f,%.3f], g[%.3f] q[%.3f]" % (i + 1, d_loss1, d_loss2, g_1, g_2))
 
 
-def tutorial_train_pix2pix(g_model, d_model, gan_model, dataset, n_steps, n_batch):
+def tutorial_train_pix2pix(g_model, d_model, gan_model, dataset, n_steps, n_batch, predict=None):
     """pix2pix_maps's loop as the tutorial wrote it, with the trainable switch Keras 3 needs."""
     n_patch = d_model.output_shape[1]
     trainA, trainB = dataset
@@ -165,7 +171,7 @@ def tutorial_train_pix2pix(g_model, d_model, gan_model, dataset, n_steps, n_batc
         ix = randint(0, trainA.shape[0], n_batch)
         X_realA, X_realB = trainA[ix], trainB[ix]
         y_real = ones((n_batch, n_patch, n_patch, 1))
-        X_fakeB = g_model.predict(X_realA)
+        X_fakeB = (predict or g_model.predict)(X_realA)
         y_fake = zeros((len(X_fakeB), n_patch, n_patch, 1))
         for layer in d_model.layers:
             layer.trainable = True
@@ -186,52 +192,42 @@ def random_cgan_data(shape):
     return [random_gan_data(shape), np.random.randint(0, 10, DATASET_SIZE)]
 
 
-def own_train_of(script, models, *extra, flags=()):
-    """The script's own train() on `models` (g, d, gan), run as its command line would with these
-    batches and steps (and `flags`), and without measuring."""
-    def own_train(dataset, n_batch, n_steps, out_dir):
-        settings = gr.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
-                                                    str(n_steps), "--eval-samples", "0", "--out", str(out_dir), *flags])
-        script.train(*models, dataset, settings, *extra)
-
-    return own_train
-
-
-def build_standard(script):
-    """(g_model, d_model, gan_model, the script's own train() on them)."""
-    g_model, d_model = script.define_generator(script.LATENT_DIM), script.define_discriminator()
-    gan_model = script.define_gan(g_model, d_model)
-    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model))
-
-
-def build_infogan(script):
-    """The tutorial's layers and codes (no continuous ones), which its loop trains, for both loops;
-    the script's own loop with its default UPDATE_RULE: the reference rule trains the fake half
-    through a model of its own, Q's head included."""
-    d_model, q_model = script.define_discriminator(n_cont=0, layer_shapes="tutorial")
-    info_model = script.define_info_discriminator(d_model, q_model, 0) if script.UPDATE_RULE == "reference" else None
-    g_model = script.define_generator(script.LATENT_DIM + script.N_CAT, "tutorial")
-    gan_model = script.define_gan(g_model, d_model, q_model, 0, discriminator=info_model)
-    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model), q_model, info_model,
-                                                     flags=["--n-cont", "0", "--layers", "tutorial"])
-
-
-def build_pix2pix(script):
-    d_model, g_model = script.define_discriminator(), script.define_generator()
-    gan_model = script.define_gan(g_model, d_model)
-    return g_model, d_model, gan_model, own_train_of(script, (g_model, d_model, gan_model))
-
-
-# For each script: its tutorial loop, random data of its dataset's shape, how its models are built.
+# For each script: its tutorial loop, random data of its dataset's shape, and the flags that give
+# the layers its tutorial loop trains (InfoGAN's tutorial has no continuous codes).
 BENCHMARKS = {
-    "gan_fashion": (tutorial_train_gan, lambda: random_gan_data((28, 28, 1)), build_standard),
-    "cgan_fashion": (tutorial_train_cgan, lambda: random_cgan_data((28, 28, 1)), build_standard),
-    "dcgan_cifar10": (tutorial_train_gan, lambda: random_gan_data((32, 32, 3)), build_standard),
-    "acgan_fashion": (tutorial_train_acgan, lambda: random_cgan_data((28, 28, 1)), build_standard),
-    "infogan_mnist": (tutorial_train_infogan, lambda: random_gan_data((28, 28, 1)), build_infogan),
-    "pix2pix_maps": (tutorial_train_pix2pix, lambda: [random_gan_data((256, 256, 3), 64) for _ in range(2)],
-                     build_pix2pix),
+    "gan_fashion": (tutorial_train_gan, lambda: random_gan_data((28, 28, 1)), ()),
+    "cgan_fashion": (tutorial_train_cgan, lambda: random_cgan_data((28, 28, 1)), ()),
+    "dcgan_cifar10": (tutorial_train_gan, lambda: random_gan_data((32, 32, 3)), ()),
+    "acgan_fashion": (tutorial_train_acgan, lambda: random_cgan_data((28, 28, 1)), ()),
+    "infogan_mnist": (tutorial_train_infogan, lambda: random_gan_data((28, 28, 1)), ("--n-cont", "0", "--layers",
+                                                                                      "tutorial")),
+    "pix2pix_maps": (tutorial_train_pix2pix, lambda: [random_gan_data((256, 256, 3), 64) for _ in range(2)], ()),
 }
+
+
+def batch_split(script):
+    """2 where each discriminator update of the script takes half a batch, 1 where it takes a whole."""
+    return KINDS[script.generator_info(gs.parse_settings(vars(script), []))["kind"]].batch_split
+
+
+@contextlib.contextmanager
+def narrow_convolutions(most=OVERHEAD_FILTERS):
+    """While models are built: every Conv2D and Conv2DTranspose with at most `most` filters."""
+    wide = layers.Conv2D, layers.Conv2DTranspose
+
+    class Conv2D(wide[0]):
+        def __init__(self, filters, *args, **kwargs):
+            super().__init__(min(filters, most), *args, **kwargs)
+
+    class Conv2DTranspose(wide[1]):
+        def __init__(self, filters, *args, **kwargs):
+            super().__init__(min(filters, most), *args, **kwargs)
+
+    layers.Conv2D, layers.Conv2DTranspose = Conv2D, Conv2DTranspose
+    try:
+        yield
+    finally:
+        layers.Conv2D, layers.Conv2DTranspose = wide
 
 
 def layer_flops(layer):
@@ -260,7 +256,7 @@ def step_flops(g_model, d_model, gan_model, n_batch, d_batch):
     composite update on n_batch, G's weights training and gradients passing through D."""
     g_flops, d_flops = model_flops(g_model), model_flops(d_model)
     d_in_gan = model_flops(gan_model) - g_flops
-    return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_in_gan) * n_batch
+    return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_flops) * n_batch
 
 
 def matmul_rate(size=2048, dtype="float32", chain=4, repeats=3):
@@ -284,53 +280,102 @@ def matmul_rate(size=2048, dtype="float32", chain=4, repeats=3):
     return 2 * size ** 3 * chain / best
 
 
-def step_times(gan_model, run):
-    """Gaps between consecutive composite updates while `run()` runs, with its output hidden."""
-    stamps = []
-    original = gan_model.train_on_batch
+@contextlib.contextmanager
+def timed_epochs():
+    """Seconds a step of each epoch a Run trains while the block runs, from its first step to the
+    end of its last (its losses read back and its variables written)."""
+    seconds, original = [], gr.Run.steps
 
-    def timed(*args, **kwargs):
-        stamps.append(time.perf_counter())
-        return original(*args, **kwargs)
+    def steps(run):
+        started, n = time.perf_counter(), 0
+        for step in original(run):
+            n += 1
+            yield step
+        seconds.append((time.perf_counter() - started) / n)
 
-    gan_model.train_on_batch = timed
+    gr.Run.steps = steps
     try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-            run()
+        yield seconds
     finally:
-        gan_model.train_on_batch = original
-    return np.diff(stamps)
+        gr.Run.steps = original
 
 
-def benchmark(name, n_batch, n_steps, rounds, loops=("tutorial", "script")):
-    """(batch, operations per step, mean seconds per step of the tutorial's loop and of the
-    script's over the timed rounds; None for a loop not in `loops`)."""
-    script = importlib.import_module(name)
-    tutorial_train, make_data, build = BENCHMARKS[name]
-    n_batch = n_batch or script.N_BATCH
-    dataset = make_data()
-    g_model, d_model, gan_model, _ = build(script)
-    *_, own_gan_model, own_train = build(script)
-    d_batch = n_batch if name == "pix2pix_maps" else n_batch // 2  # Pix2Pix's D sees whole batches
-    flops = step_flops(g_model, d_model, gan_model, n_batch, d_batch)
-    out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
+def hidden_output():
+    return contextlib.redirect_stdout(open(os.devnull, "w"))
 
-    def tutorial():
-        latent = (script.LATENT_DIM,) if hasattr(script, "LATENT_DIM") else ()
-        return step_times(gan_model, lambda: tutorial_train(g_model, d_model, gan_model, dataset, n_steps,
-                                                            n_batch, *latent))
 
-    def own():
-        return step_times(own_gan_model, lambda: own_train(dataset, n_batch, n_steps, out_dir))
+class Loops:
+    """One script's loops on the same random data: the tutorial's, and the script's own train()
+    (compiled, or with --eager), each on models of its own."""
 
+    def __init__(self, name, n_batch, n_steps, narrow=False):
+        self.script = importlib.import_module(name)
+        self.tutorial_train, make_data, self.flags = BENCHMARKS[name]
+        self.n_batch, self.n_steps, self.narrow = n_batch or self.script.N_BATCH, n_steps, narrow
+        self.dataset = make_data()
+        self.settings = self._settings()
+        self.batch_split = batch_split(self.script)
+        self.tutorial_models = self._models()
+        self.out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
+        g_model, d_model, gan_model, _ = self.tutorial_models
+        d_batch = self.n_batch // self.batch_split
+        self.flops = step_flops(g_model, d_model, gan_model, self.n_batch, d_batch)
+
+    def _settings(self, *flags):
+        return gs.parse_settings(vars(self.script), ["--epochs", "2", "--batch-size", str(self.n_batch),
+                                                     "--steps-per-epoch", str(self.n_steps), "--eval-samples", "0",
+                                                     "--eval-every", "1000", "--checkpoint-every", "1000",
+                                                     *self.flags, *flags])
+
+    def _models(self):
+        with narrow_convolutions() if self.narrow else contextlib.nullcontext():
+            return self.script.define_models(self.settings)
+
+    def tutorial(self):
+        """Seconds a step of one round of the tutorial's loop (bare with --overhead: predict_on_batch)."""
+        g_model, d_model, gan_model, _ = self.tutorial_models
+        latent = (self.settings.latent_dim,) if hasattr(self.settings, "latent_dim") else ()
+        started = time.perf_counter()
+        with hidden_output():
+            self.tutorial_train(g_model, d_model, gan_model, self.dataset, self.n_steps, self.n_batch, *latent,
+                                predict=g_model.predict_on_batch if self.narrow else None)
+        return (time.perf_counter() - started) / self.n_steps
+
+    def script_loop(self, *flags):
+        """Seconds a step of the script's own train() on new models: its second epoch, the first
+        (which compiles) being the warm-up."""
+        settings = self._settings("--out", str(self.out_dir / f"run{time.perf_counter_ns()}"), *flags)
+        g_model, d_model, gan_model, extras = self._models()
+        with timed_epochs() as seconds, hidden_output():
+            self.script.train(g_model, d_model, gan_model, self.dataset, settings, **extras)
+        return seconds[-1]
+
+
+def benchmark(name, n_batch, n_steps, rounds, loops=("tutorial", "script"), narrow=False):
+    """(batch, operations per step, {loop: mean seconds per step over the timed rounds}) for the
+    loops asked for: "tutorial", "script" (compiled) and "eager" (the script's, --eager)."""
+    bench = Loops(name, n_batch, n_steps, narrow)
+    runs = {"tutorial": bench.tutorial, "script": bench.script_loop, "eager": lambda: bench.script_loop("--eager")}
     times = {label: [] for label in loops}
-    for round_number in range(rounds + 1):
-        for label, run in (("tutorial", tutorial), ("script", own)):
-            if label in loops:
-                gaps = run()
-                times[label].extend(gaps if round_number > 0 else [])
-    mean = {label: float(np.mean(times[label])) if label in loops else None for label in ("tutorial", "script")}
-    return n_batch, flops, mean["tutorial"], mean["script"]
+    bench.tutorial() if "tutorial" in loops else None  # the tutorial's warm-up round
+    for _ in range(rounds):
+        for label in loops:
+            times[label].append(runs[label]())
+    return bench.n_batch, bench.flops, {label: float(np.mean(values)) for label, values in times.items()}
+
+
+def overhead(names, args):
+    """What a step costs besides its arithmetic: milliseconds a step at 4 filters and batch 2."""
+    print(f"each convolution at most {OVERHEAD_FILTERS} filters, batch {OVERHEAD_BATCH} (or the script's own, if smaller): what is left "
+          "of a step is what it costs besides its arithmetic\n")
+    print("| script | bare tutorial loop ms/step | this loop, --eager, ms/step | this loop, compiled, ms/step | "
+          "compiled / tutorial | --eager / compiled |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        batch = min(OVERHEAD_BATCH, importlib.import_module(name).N_BATCH)
+        _, _, ms = benchmark(name, batch, args.steps, args.rounds, ("tutorial", "eager", "script"), narrow=True)
+        print(f"| {name} | {ms['tutorial'] * 1e3:.1f} | {ms['eager'] * 1e3:.1f} | {ms['script'] * 1e3:.1f} | "
+              f"{ms['script'] / ms['tutorial']:.2f} | {ms['eager'] / ms['script']:.1f}x |", flush=True)
 
 
 def scaling(names, args):
@@ -341,11 +386,12 @@ def scaling(names, args):
           "scaling efficiency |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
-        n_batch, _, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
-        gan_devices.use_devices(count, n_batch, 1 if name == "pix2pix_maps" else 2)
-        count = gan_devices.device_count(keras.distribution.distribution())
-        _, _, _, several = benchmark(name, n_batch, args.steps, args.rounds, loops=("script",))
+        n_batch, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+        devices.use_devices(count, n_batch, batch_split(importlib.import_module(name)))
+        count = devices.device_count(keras.distribution.distribution())
+        _, _, several = benchmark(name, n_batch, args.steps, args.rounds, loops=("script",))
         keras.distribution.set_distribution(None)
+        one, several = one["script"], several["script"]
         print(f"| {name} | {n_batch} | {count} | {one:.3f} | {several:.3f} | {1 / several:.2f} | "
               f"{n_batch / several:.1f} | {one / several / count:.0%} |", flush=True)
 
@@ -363,7 +409,7 @@ def processes_scaling(names, args):
           "scaling efficiency |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
-        n_batch, _, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+        n_batch, _, one = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
         command = [sys.executable, str(Path(__file__).with_name("launch.py")), "--processes", str(count), "--",
                    __file__, name, "--batch-size", str(n_batch), "--steps", str(args.steps), "--rounds",
                    str(args.rounds), "--seed", str(args.seed)]
@@ -372,7 +418,7 @@ def processes_scaling(names, args):
         if done.returncode or not found:
             last = (done.stdout.strip().splitlines() or ["no output"])[-1]
             raise gf.UserError(f"{name} on {count} processes failed (status {done.returncode}): {last}")
-        several = float(found[0])
+        one, several = one["script"], float(found[0])
         print(f"| {name} | {n_batch} | {count} | {one:.3f} | {several:.3f} | {1 / several:.2f} | "
               f"{n_batch / several:.1f} | {one / several / count:.0%} |", flush=True)
 
@@ -381,9 +427,9 @@ def one_of_several_processes(args):
     """In each process of a processes_scaling run: the loop's seconds a step on every device of
     every process."""
     name = args.scripts[0]
-    gan_devices.use_devices(None, args.batch_size, 1 if name == "pix2pix_maps" else 2)
-    _, _, _, seconds = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
-    print(f"{STEP_TIME}{seconds}", flush=True)
+    devices.use_devices(None, args.batch_size, batch_split(importlib.import_module(name)))
+    _, _, seconds = benchmark(name, args.batch_size, args.steps, args.rounds, loops=("script",))
+    print(f"{STEP_TIME}{seconds['script']}", flush=True)
 
 
 def machine_line():
@@ -409,9 +455,12 @@ def main(argv=None):
                         help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--matmul-size", type=cli.int_up_to(MAX_MATMUL_SIZE), default=2048,
                         help=f"side of the matrices that measure the machine's rate, at most {MAX_MATMUL_SIZE}")
+    parser.add_argument("--overhead", action="store_true",
+                        help=f"what a step costs besides its arithmetic: each script's layers at {OVERHEAD_FILTERS} "
+                             f"filters, batch {OVERHEAD_BATCH}, the bare tutorial loop, --eager and compiled")
     parser.add_argument("--processes", type=cli.positive_int, default=1,
                         help="also time the script's loop on this many processes of this machine (JAX)")
-    gan_devices.add_flags(parser)
+    gs.add_device_flags(parser)
     args = parser.parse_args(argv)
     if args.backend and args.backend != keras.backend.backend():
         raise gf.UserError(f"Keras already runs on {keras.backend.backend()}: give --backend on the command "
@@ -419,30 +468,32 @@ def main(argv=None):
     unknown = sorted(set(args.scripts) - set(BENCHMARKS))
     if unknown:
         raise gf.UserError(f"no benchmark for {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    if args.steps < 2:
-        raise gf.UserError("--steps must be 2 or more: a step's time is the gap between two steps")
     if args.processes > 1 and (keras.backend.backend() != "jax" or args.devices not in (None, 1)):
         raise gf.UserError("--processes: a run of several processes trains on JAX (--backend jax), each process on "
                            "its own devices (no --devices)")
-    gan_devices.check_devices(args.devices)
+    devices.check_devices(args.devices)
     keras.utils.set_random_seed(args.seed)
-    if gan_devices.processes()[1] > 1:
+    if devices.processes()[1] > 1:
         return one_of_several_processes(args)
-    gan_devices.use_precision(args.mixed_precision, cpu_allowed=True)  # measuring it on a CPU is knowing
+    devices.use_precision(args.mixed_precision, cpu_allowed=True)  # measuring it on a CPU is knowing
     dtype = keras.mixed_precision.global_policy().compute_dtype
     print(machine_line())
     rate = matmul_rate(args.matmul_size, dtype)
     print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
     print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
+    names = args.scripts or BENCHMARKS
+    if args.overhead:
+        return overhead(names, args)
     if args.processes > 1:
-        return processes_scaling(args.scripts or BENCHMARKS, args)
-    if gan_devices.check_devices(args.devices) != 1:
-        return scaling(args.scripts or BENCHMARKS, args)
+        return processes_scaling(names, args)
+    if devices.check_devices(args.devices) != 1:
+        return scaling(names, args)
     print("| script | batch | GFLOP/step | tutorial loop s/step | this loop s/step | speed-up | steps/s | "
           "images/s | GFLOP/s | of matmul rate |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in args.scripts or BENCHMARKS:
-        n_batch, flops, tutorial, own = benchmark(name, args.batch_size, args.steps, args.rounds)
+    for name in names:
+        n_batch, flops, seconds = benchmark(name, args.batch_size, args.steps, args.rounds)
+        tutorial, own = seconds["tutorial"], seconds["script"]
         print(f"| {name} | {n_batch} | {flops / 1e9:.2f} | {tutorial:.3f} | {own:.3f} | {tutorial / own:.2f}x | "
               f"{1 / own:.2f} | {n_batch / own:.1f} | {flops / own / 1e9:.1f} | {flops / own / rate:.0%} |",
               flush=True)

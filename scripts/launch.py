@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 
-from gan_cli import ArgumentParser, positive_int, run_main
-from gan_files import UserError
+from ganlib.cli import ArgumentParser, positive_int, run_main
+from ganlib.files import UserError
 
 GRACE_SECONDS = 180  # after a process fails, how long the others have to stop by themselves
 

@@ -6,61 +6,41 @@ PatchGAN discriminator that scores each 70x70 patch of the (source, target) pair
 16x16 map of scores for a 256x256 image. The generator's loss is the adversarial loss plus 100
 times the mean absolute error to the real target.
 
-Data: the `maps` archive (1096 training pairs, 1098 validation pairs; each JPEG is 1200x600,
-satellite on the left, map on the right) from
-http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz, unpacked into data/ (giving
-data/maps/train/) or into the folder given with --data-dir. The script prepares it on first
-use: each pair resized to 256x512 and split in two 256x256 images, saved beside the folder as
-maps_256.npz (training) and maps_256_val.npz (validation).
+Data: the `maps` archive (data/README.md), unpacked into data/ or the folder given with
+--data-dir. The first run prepares it: each 1200x600 pair resized to 256x512 and split in two,
+saved beside it as maps_256.npz and maps_256_val.npz (scripts/prepare_maps.py does only that).
 
 Run it:
-    python scripts/pix2pix_maps.py --prepare                         # only prepare the arrays
     python scripts/pix2pix_maps.py                                   # 100 epochs, satellite to map
     python scripts/pix2pix_maps.py --direction map2sat               # the tutorial's second model
     python scripts/pix2pix_maps.py --epochs 1 --steps-per-epoch 10   # a quick check
 
-How long: 0.58 s a step at batch 1 on a 2-core CPU (scripts/benchmark.py), so about 11 minutes
-an epoch of 1096 pairs and 18 hours for 100 epochs; on a GPU, not measured yet.
+Writes to outputs/pix2pix_<direction>/: at each summary three validation pairs in rows of
+source, generated and target and a generator snapshot; generator.h5 at the end, and the files
+every run writes (README). How long: docs/speed.md.
 
-Writes to outputs/pix2pix_<direction>/: every EVAL_EVERY epochs a plot of three validation
-pairs in rows of source, generated and target (generated_plot_e010.png) and a generator
-snapshot (generator_e010.h5); the final generator.h5, losses.csv and losses.png, and the
-architecture plots.
-
-BatchNormalization and dropout in the generator run as in training wherever this collection
-runs it: when it is trained, when it makes fakes for the discriminator, when the plots are
-drawn and when sample.py translates. As in the paper and the tutorial, each image is then
-normalised with its own statistics (so images are translated one at a time, as at batch 1 in
-training) and dropout is the generator's noise: the same input translated twice gives slightly
-different images. The layers are called with `training=True`, saved with the model, so loading
-generator.h5 and calling `g_model(x)` does the same. But Keras 3's `predict()` and
-`predict_on_batch()` pass training=False, which overrides it: they give the inference-mode
-generator (moving statistics, no dropout), which the tutorial never trained against. The
-scripts go through `gan_utils.in_training_mode(g_model)`, whose predictions keep training mode.
-
-Keras 3: the discriminator is made trainable before each of its own updates and frozen before
-each composite update, from the first step; the tutorial's freeze-once pattern never trains it
-on Keras 3 (README, "What Keras 3 changes"). Its BatchNormalization layers run
-on the batch's statistics in the composite update, as in its own updates, but the generator's
-loss does not train them (BATCHNORM_IN_COMPOSITE "batch-statistics"; the tutorial's
-"trainable" also trains their gamma and beta there; acgan_fashion.py's docstring explains the
-choices). No long Pix2Pix run has compared them here. The tests pin which weights each update
-moves.
+What differs from the tutorial, and why:
+- Keras 3 reads `trainable` when it first traces a train function: the discriminator is made
+  trainable before its own updates and frozen before the composite's (docs/keras3.md), its
+  BatchNormalization as acgan_fashion.py's docstring explains (BATCHNORM_IN_COMPOSITE).
+- The generator always runs as in training, as in the paper and the tutorial: each image
+  normalised with its own statistics, dropout as its noise. Its layers are called with
+  `training=True`, but Keras 3's predict() overrides that, so every place that draws from it
+  goes through helpers.in_training_mode, one image at a time.
+- The three updates run as one compiled program (ganlib/step.py; --eager: one Keras call each),
+  and the plots, snapshots and metrics use an average of the generator's weights (EMA_DECAY).
 """
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads
 
 import keras
 import numpy as np
 from keras import layers
 
-import gan_cli as cli
-import gan_data as gd
-import gan_run as gr
-import gan_utils as gu
+from ganlib import cli, data as gd, helpers as gu, run as gr, settings as gs
+from ganlib.images import save_grid
 
 
 DIRECTION = "sat2map"  # or "map2sat"
-IMAGE_SHAPE = gd.MAPS_IMAGE_SHAPE
 N_EPOCHS = 100
 N_BATCH = 1
 EVAL_EVERY = 10  # epochs between summaries: translated pairs, a generator snapshot, metrics
@@ -68,11 +48,12 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
-EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (README)
+EMA_DECAY = 0.999  # the averaged generator behind plots, snapshots and metrics; 0: off (the tutorial)
 FLAG_TYPES = {"DIRECTION": ["sat2map", "map2sat"]}
+FIXED_ON_RESUME = {"DIRECTION"}
 
 
-def define_discriminator(image_shape=IMAGE_SHAPE, learning_rate=LEARNING_RATE, beta_1=BETA_1):
+def define_discriminator(image_shape=gd.MAPS_IMAGE_SHAPE, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_src_image = keras.Input(shape=image_shape)
     in_target_image = keras.Input(shape=image_shape)
@@ -109,7 +90,7 @@ def decoder_block(layer_in, skip_in, n_filters, dropout=True):
     return layers.Activation("relu")(g)
 
 
-def define_generator(image_shape=IMAGE_SHAPE):
+def define_generator(image_shape=gd.MAPS_IMAGE_SHAPE):
     init = keras.initializers.RandomNormal(stddev=0.02)
     in_image = keras.Input(shape=image_shape)
     e1 = define_encoder_block(in_image, 64, batchnorm=False)
@@ -133,50 +114,55 @@ def define_generator(image_shape=IMAGE_SHAPE):
     return keras.Model(in_image, out_image, name="generator")
 
 
-def define_gan(g_model, d_model, image_shape=IMAGE_SHAPE, batchnorm=BATCHNORM_IN_COMPOSITE,
-               learning_rate=LEARNING_RATE, beta_1=BETA_1):
-    gu.freeze_discriminator(d_model, batchnorm)
-    in_src = keras.Input(shape=image_shape)
+def define_gan(g_model, d_model, settings):
+    gu.freeze_discriminator(d_model, settings.batchnorm_in_composite)
+    in_src = keras.Input(shape=g_model.input.shape[1:])
     gen_out = g_model(in_src)
     dis_out = d_model([in_src, gen_out])
     # Named outputs, so that Keras reports each loss under its own name.
     outputs = [layers.Identity(name="patch")(dis_out), layers.Identity(name="image")(gen_out)]
     model = keras.Model(in_src, outputs, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+    opt = keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     model.compile(loss=["binary_crossentropy", "mae"], optimizer=opt, loss_weights=[1, 100])
     return model
 
 
-def load_real_samples(data_dir=None, split="train", direction=DIRECTION):
+def define_models(settings):
+    """(generator, discriminator, composite, extra models: none) as main() trains them."""
+    d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    g_model = define_generator()
+    return g_model, d_model, define_gan(g_model, d_model, settings), {}
+
+
+def load_real_samples(settings, split="train"):
     """[source images, target images] in [-1, 1], preparing the arrays first when missing; None
     when the split is not there (maps/val/ is optional)."""
-    return gd.load_maps(data_dir, split, direction)
+    return gd.load_maps(settings.data_dir, split, settings.direction)
 
 
-def generate_real_samples(dataset, n_samples, patch_shape):
-    [X1, X2], _ = gu.generate_real_samples(dataset, n_samples)
-    y = np.ones((n_samples, patch_shape, patch_shape, 1), dtype="float32")
-    return [X1, X2], y
+def generate_fake_samples(g_model, inputs, *, n_patch=16):
+    """The translations of the source images `inputs`, and their targets: a patch of zeros each."""
+    X = g_model.predict_on_batch(inputs)
+    return X, gu.fake_targets(X, (n_patch, n_patch, 1))
 
 
-def generate_fake_samples(g_model, samples, patch_shape):
-    X = g_model.predict_on_batch(samples)
-    y = np.zeros((len(X), patch_shape, patch_shape, 1), dtype="float32")
-    return X, y
-
-
-def summarize_performance(epoch, g_model, out_dir, dataset, n_samples=3):
+def summarize_performance(epoch, g_model, d_model, dataset, settings, *, n_samples=3):
     """Three pairs in rows of source, generated and target. Each image is translated alone, as in
     training at batch 1 and in sample.py: BatchNormalization runs on the batch's statistics, so a
     batch of three would give other images."""
-    [X_realA, X_realB], _ = generate_real_samples(dataset, n_samples, 1)
+    [X_realA, X_realB], _ = gu.generate_real_samples(dataset, n_samples)
     g_training = gu.in_training_mode(g_model)
     X_fakeB = np.concatenate([g_training.predict_on_batch(x[None]) for x in X_realA])
-    gu.save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), out_dir / f"generated_plot_e{epoch:03d}.png",
-                 n_samples, title=f"epoch {epoch}: source, generated, target")
+    save_grid(np.concatenate([X_realA, X_fakeB, X_realB]), settings.out / f"generated_plot_e{epoch:03d}.png",
+              n_samples, title=f"epoch {epoch}: source, generated, target")
 
 
-def train(g_model, d_model, gan_model, dataset, settings, val_dataset=None):
+def generator_info(settings):
+    """What the saved generators are (ganlib/kinds.py), for sample.py and evaluate.py."""
+    return dict(kind="pix2pix", dataset="maps", direction=settings.direction, n_classes=0, class_names=[])
+
+
+def train(g_model, d_model, gan_model, dataset, settings, *, val_dataset=None):
     n_patch = d_model.output.shape[1]
     n_batch, batchnorm = settings.n_batch, settings.batchnorm_in_composite
     g_training = gu.in_training_mode(g_model)
@@ -184,42 +170,37 @@ def train(g_model, d_model, gan_model, dataset, settings, val_dataset=None):
     # normalises with each image's own statistics (define_encoder_block).
     run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset[0]),
                  loss_names=["d_real", "d_fake", "g", "g_patch", "g_l1"], pairs=val_dataset or dataset,
-                 generator_info=dict(kind="pix2pix", dataset="maps", direction=settings.direction, n_classes=0,
-                                     class_names=[]))
+                 generator_info=generator_info(settings))
+    y_real = np.ones((n_batch, n_patch, n_patch, 1), dtype="float32")
+
+    @run.compiled
+    def train_step(X_realA, X_realB):
+        X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch=n_patch)
+        gu.unfreeze_discriminator(d_model)
+        d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
+        d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
+        gu.freeze_discriminator(d_model, batchnorm)
+        g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
+        return d_loss1, d_loss2, g_loss, g_patch, g_l1
+
     for i in run.epochs():
         for j in run.steps():
-            [X_realA, X_realB], y_real = generate_real_samples(dataset, n_batch, n_patch)
-            X_fakeB, y_fake = generate_fake_samples(g_training, X_realA, n_patch)
-            gu.unfreeze_discriminator(d_model)
-            d_loss1 = d_model.train_on_batch([X_realA, X_realB], y_real)
-            d_loss2 = d_model.train_on_batch([X_realA, X_fakeB], y_fake)
-            gu.freeze_discriminator(d_model, batchnorm)
-            g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
-            run.log_step(d_loss1, d_loss2, g_loss, g_patch, g_l1)
-        run.summarize(summarize_performance, val_dataset or dataset)
+            [X_realA, X_realB], _ = gu.generate_real_samples(dataset, n_batch)
+            run.log_step(train_step(X_realA, X_realB))
+        run.summarize(summarize_performance, d_model, val_dataset or dataset, settings)
     run.finish()
 
 
-def add_prepare_flag(parser):
-    parser.add_argument("--prepare", action="store_true", help="only prepare the arrays from maps/ and stop")
-
-
 def main(argv=None):
-    settings = gr.parse_settings(globals(), argv, add_prepare_flag)
-    if settings.prepare:
-        gd.prepare_maps(gd.find_maps(settings.data_dir))
-        return
-    out_dir = gr.prepare_run(settings, f"pix2pix_{settings.direction}", batch_split=1)
-    dataset = load_real_samples(settings.data_dir, "train", settings.direction)
-    val_dataset = load_real_samples(settings.data_dir, "val", settings.direction)
+    settings = gs.parse_settings(globals(), argv)
+    gr.prepare_run(settings, f"pix2pix_{settings.direction}", batch_split=1)
+    dataset = load_real_samples(settings)
+    val_dataset = load_real_samples(settings, "val")
     if val_dataset is None:
         print("note: no validation pairs (maps/val/), so the plots and metrics.csv use training pairs")
-    d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
-    g_model = define_generator()
-    gan_model = define_gan(g_model, d_model, batchnorm=settings.batchnorm_in_composite,
-                           learning_rate=settings.learning_rate, beta_1=settings.beta_1)
-    gu.plot_architectures(out_dir, d_model, g_model, gan_model)
-    train(g_model, d_model, gan_model, dataset, settings, val_dataset)
+    g_model, d_model, gan_model, _ = define_models(settings)
+    gu.plot_architectures(settings.out, d_model, g_model, gan_model)
+    train(g_model, d_model, gan_model, dataset, settings, val_dataset=val_dataset)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,11 @@ Works on a finished run, on one still training (its own next summary rewrites bo
 folder from a run older than the reports (the animation is then made of its sample grids). It
 loads neither Keras nor TensorFlow, so it takes a moment even on a busy machine.
 """
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from gan_cli import ArgumentParser, run_main  # noqa: E402
-from gan_files import UserError  # noqa: E402
-from gan_report import write_progress_gif, write_report  # noqa: E402
+from ganlib.cli import ArgumentParser, run_main
+from ganlib.files import UserError
+from ganlib.report import write_progress_gif, write_report
 
 
 def main(argv=None):

@@ -8,19 +8,15 @@ judges/judges.json beside a SHA-256 of each file (checked whenever one is loaded
 
 Took 11 to 12 minutes a dataset on a 2-core AMD EPYC with AVX-512 (8 epochs of 469 steps).
 """
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
-
 import os
 import platform
 import shlex
 import sys
 from pathlib import Path
 
-import keras
-
-import gan_data as gd
-import gan_judges as gj
-from gan_cli import ArgumentParser, check_folders, run_main
+from ganlib import data as gd
+from ganlib.cli import ArgumentParser, check_folders, run_main
+from ganlib.files import REPO_DIR
 
 
 def machine_description():
@@ -36,6 +32,9 @@ def machine_description():
 
 
 def train_shipped_judge(dataset, data_dir, judges_dir, seed):
+    import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+    import keras
+    from ganlib import judges as gj
     keras.utils.set_random_seed(seed)
     train = gd.load_dataset(dataset, data_dir, "train")
     test = gd.load_dataset(dataset, data_dir, "test")
@@ -51,7 +50,7 @@ def main(argv=None):
     parser = ArgumentParser(__doc__)
     parser.add_argument("datasets", nargs="+", choices=sorted(gd.DATASETS))
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
-    parser.add_argument("--out", type=Path, default=gj.SHIPPED_JUDGES_DIR,
+    parser.add_argument("--out", type=Path, default=REPO_DIR / "judges",
                         help="where the judges and judges.json are written")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 import atexit
+import importlib
 import os
 import shutil
 import subprocess
@@ -15,8 +16,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
 import datafiles  # noqa: E402
-import gan_data as gd  # noqa: E402
-import gan_run as gr  # noqa: E402
+from ganlib import data as gd, helpers as gu, settings as gs  # noqa: E402
+from ganlib.kinds import KINDS  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,7 +36,7 @@ def no_outside_data(tmp_path_factory, monkeypatch):
     empty = tmp_path_factory.mktemp("empty")
     monkeypatch.setattr(gd, "SYSTEM_DATA_DIR", empty / "system")
     monkeypatch.setattr(gd, "LOCAL_DATA_DIR", empty / "local")
-    monkeypatch.setattr(gr, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
+    monkeypatch.setattr(gs, "EVAL_SAMPLES", 40)  # --eval-samples' default: tiny runs measure 40 images
 
     def no_network():
         raise ConnectionError("no network in tests")
@@ -56,32 +57,23 @@ def tiny_data(tmp_path_factory):
     return root
 
 
-# What each training script's runs store in the generators they save (its train(): generator_info).
-SAVED_INFO = {
-    "gan_fashion": dict(kind="gan", dataset="fashion_mnist", latent_dim=100, n_classes=0, class_names=[]),
-    "cgan_fashion": dict(kind="cgan", dataset="fashion_mnist", latent_dim=100, n_classes=10,
-                         class_names=gd.FASHION_CLASSES),
-    "acgan_fashion": dict(kind="acgan", dataset="fashion_mnist", latent_dim=100, n_classes=10,
-                          class_names=gd.FASHION_CLASSES),
-    "dcgan_cifar10": dict(kind="dcgan", dataset="cifar10", latent_dim=100, n_classes=0, class_names=[],
-                          trained_on=["horse"]),
-    "infogan_mnist": dict(kind="infogan", dataset="mnist", latent_dim=62, n_cat=10, n_cont=2, noise="uniform",
-                          n_classes=0, class_names=[]),
-}
+# The training scripts, each a tutorial's GAN (docs/layout.md); every other list derives from it.
+TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
+
+
+def settings_of(script, *flags):
+    """A training script's settings with these flags, as its main() parses them."""
+    return gs.parse_settings(vars(script), list(map(str, flags)))
 
 
 def save_untrained(script_name, path):
-    """An untrained generator of a training script, saved with what its runs store in one."""
-    import importlib
-    import gan_utils as gu
+    """An untrained generator of a training script, saved with what its runs store in one (its
+    generator_info, whose kind kinds.py knows)."""
     script = importlib.import_module(script_name)
-    info = SAVED_INFO[script_name]
-    if script_name == "infogan_mnist":
-        g_model = script.define_generator(info["latent_dim"] + info["n_cat"] + info["n_cont"])
-    elif info["n_classes"]:
-        g_model = script.define_generator(info["latent_dim"], info["n_classes"])
-    else:
-        g_model = script.define_generator(info["latent_dim"])
+    settings = settings_of(script)
+    g_model, *_ = script.define_models(settings)
+    info = script.generator_info(settings)
+    assert info["kind"] in KINDS
     gu.save_generator(g_model, path, **info, image_shape=list(g_model.outputs[0].shape[1:]), epoch=0)
     return path
 
@@ -92,9 +84,9 @@ def cgan_generator(tmp_path_factory):
     return save_untrained("cgan_fashion", tmp_path_factory.mktemp("generator") / "cgan.h5")
 
 
-def settings_of(script, *flags):
-    """A training script's settings with these flags, as its main() parses them."""
-    return gr.parse_settings(vars(script), list(map(str, flags)))
+def snapshots(out):
+    """The generator snapshots a run left, by name."""
+    return sorted(p.name for p in out.glob("generator_e*.h5"))
 
 
 def metrics_columns(out):

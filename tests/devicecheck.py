@@ -19,9 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cgan_fashion  # noqa: E402
-import gan_cli as cli  # noqa: E402
-import gan_devices  # noqa: E402
-import gan_files as gf  # noqa: E402
+from ganlib import cli, devices as gan_devices, files as gf  # noqa: E402
 import switchcheck  # noqa: E402
 
 

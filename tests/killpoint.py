@@ -15,7 +15,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-import gan_files  # noqa: E402
+from ganlib import files as gan_files  # noqa: E402
 
 name, count = os.environ["KILL_AT"].rsplit(":", 1)
 writes = {"seen": 0}

@@ -8,8 +8,8 @@ from PIL import Image
 
 import browser
 
-import gan_cli as cli
-import gan_utils as gu
+from ganlib import cli
+from ganlib.saved import read_generator_info
 from conftest import SMALL_EVAL, run_script
 
 
@@ -53,7 +53,7 @@ def check_short_fashion_run(module, tiny_data, tmp_path):
     assert [(r["epoch"], r["step"]) for r in rows] == [("1", "1"), ("1", "2"), ("2", "1"), ("2", "2")]
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("d_real", "d_fake", "g"))
 
-    info = gu.read_generator_info(tmp_path / "generator.h5")
+    info = read_generator_info(tmp_path / "generator.h5")
     assert info["latent_dim"] == 100 and info["image_shape"] == [28, 28, 1] and info["epoch"] == 2
     z_input = np.random.default_rng(0).standard_normal((6, 100)).astype("float32")
     inputs = [z_input, np.arange(6)] if info["n_classes"] else z_input
@@ -76,7 +76,7 @@ def check_jax_run(script, tiny_data, tmp_path, command_line=False):
                           "--steps-per-epoch", "2", "--batch-size", "8", *SMALL_EVAL], backend="jax")
         assert run.returncode == 0, run.stderr[-2000:]
         assert (out / "metrics.csv").is_file()
-    info = gu.read_generator_info(out / "generator.h5")
+    info = read_generator_info(out / "generator.h5")
     z_input = np.zeros((2, 100), "float32")
     images = generator_images(out / "generator.h5", [z_input, np.array([0, 1])] if info["n_classes"] else z_input)
     assert images.shape == (2, *info["image_shape"]) and np.abs(images).max() <= 1

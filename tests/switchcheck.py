@@ -12,13 +12,15 @@ import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts")]
 
-import gan_run  # noqa: E402  before Keras: it configures TensorFlow first (gan_backend)
+import ganlib.backend  # noqa: E402,F401  before Keras: it configures TensorFlow first
 import keras  # noqa: E402
+
+from ganlib import settings as gs  # noqa: E402
 
 
 BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
 # Which BatchNormalization weights of the discriminator a composite update may move, per choice
-# of gan_utils.freeze_discriminator.
+# of helpers.freeze_discriminator.
 MOVED_BY_COMPOSITE = {"batch-statistics": ("moving_mean", "moving_variance"),
                       "trainable": BATCHNORM_WEIGHTS, "frozen": ()}
 
@@ -84,23 +86,21 @@ def assert_switch_works(records, composite_moves=()):
         assert not still, f"composite update left these generator weights unchanged: {still}"
 
 
-def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, flags=()):
-    """Build the script's models, run its train() briefly with the spies on, return the records."""
+def run_and_record(script_name, data_dir, out_dir, steps=2, n_batch=8, flags=(), spied=None, watched=None):
+    """Build the script's models, run its train() briefly with the spies on, return the records.
+    `spied` and `watched`: {record key: name of one of the script's extra models} whose updates
+    are recorded too, and whose weights are watched. --eager: the spies watch each update as its
+    own Keras call (the compiled step is the same training: tests/test_step.py)."""
     script = importlib.import_module(script_name)
-    if script_name == "cgan_fashion":
-        dataset, class_names = script.load_real_samples(data_dir=data_dir)
-        d_model = script.define_discriminator(n_classes=len(class_names))
-        g_model = script.define_generator(script.LATENT_DIM, len(class_names))
-    else:
-        dataset = script.load_real_samples(data_dir=data_dir)
-        d_model = script.define_discriminator()
-        g_model = script.define_generator(script.LATENT_DIM)
-    gan_model = script.define_gan(g_model, d_model)
-    records = watch_updates(d_model, g_model, gan_model)
     # --out naming a folder still to make, the way a notebook calls train()
-    settings = gan_run.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
-                                                     str(steps), "--eval-samples", "0", "--out", str(Path(out_dir) / "run"), *flags])
-    script.train(g_model, d_model, gan_model, dataset, settings)
+    settings = gs.parse_settings(vars(script), ["--epochs", "1", "--batch-size", str(n_batch), "--steps-per-epoch",
+                                                str(steps), "--eval-samples", "0", "--out", str(Path(out_dir) / "run"),
+                                                "--data-dir", str(data_dir), "--eager", *flags])
+    g_model, d_model, gan_model, extras = script.define_models(settings)
+    records = watch_updates(d_model, g_model, gan_model,
+                            spied={key: extras[name] for key, name in (spied or {}).items() if extras[name]},
+                            **{key: extras[name] for key, name in (watched or {}).items()})
+    script.train(g_model, d_model, gan_model, script.load_real_samples(settings), settings, **extras)
     assert (Path(out_dir) / "run" / "generator.h5").is_file()
     return records
 

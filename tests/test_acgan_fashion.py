@@ -8,35 +8,24 @@ import pytest
 
 import acgan_fashion
 import datafiles
-import gan_cli as cli
-import gan_data as gd
-import gan_judges
-import gan_metrics as gm
-import gan_run as gr
-import gan_utils as gu
+from ganlib import cli, data as gd, helpers as gu, judges as gan_judges, metrics as gm, settings as gs
+from ganlib.average import AveragedGenerator
 import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns, run_script, save_untrained, settings_of
+from conftest import metrics_columns, run_script, save_untrained
+from ganlib.saved import read_generator_info
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
 
 def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
-    dataset = acgan_fashion.load_real_samples(tiny_data)
-    d_model = acgan_fashion.define_discriminator()
-    g_model = acgan_fashion.define_generator(acgan_fashion.LATENT_DIM)
-    gan_model = acgan_fashion.define_gan(g_model, d_model, batchnorm)
-    records = switchcheck.watch_updates(d_model, g_model, gan_model)
-    acgan_fashion.train(g_model, d_model, gan_model, dataset,
-                        settings_of(acgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", steps,
-                                    "--batchnorm-in-composite", batchnorm, "--out", tmp_path / "run"))
-    assert (tmp_path / "run" / "generator.h5").is_file()
-    return records
+    return switchcheck.run_and_record("acgan_fashion", tiny_data, tmp_path, steps=steps,
+                                      flags=["--batchnorm-in-composite", batchnorm])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batchnorm", gu.BATCHNORM_CHOICES)
+@pytest.mark.parametrize("batchnorm", gs.BATCHNORM_CHOICES)
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, batchnorm)
     all_d = set(records[0]["d_names"])
@@ -48,11 +37,6 @@ def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, 
         else:
             assert moved_names(record, "d") == {n for n in all_d if n.endswith(MOVED_BY_COMPOSITE[batchnorm])}
             assert moved_names(record, "g") == set(record["g_names"])
-
-
-def test_default_is_the_documented_choice():
-    assert acgan_fashion.BATCHNORM_IN_COMPOSITE == "batch-statistics"
-    assert '"batch-statistics" (default)' in acgan_fashion.__doc__
 
 
 @pytest.mark.slow
@@ -75,7 +59,8 @@ def test_keras_returns_per_batch_losses_for_each_head():
     features = keras.layers.Flatten()(image)
     model = keras.Model(image, [keras.layers.Dense(1, activation="sigmoid", name="source")(features),
                                 keras.layers.Dense(10, activation="softmax", name="label")(features)])
-    model.compile(loss=acgan_fashion.LOSSES, optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    model.compile(loss=["binary_crossentropy", "sparse_categorical_crossentropy"],
+                  optimizer=keras.optimizers.SGD(learning_rate=0.0))
     rng = np.random.default_rng(0)
     batch_a = rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
     batch_b = 5 * batch_a
@@ -118,7 +103,7 @@ def test_short_run_writes_outputs(tiny_data, tmp_path, capsys):
     z_input = np.random.default_rng(1).standard_normal((4, 100)).astype("float32")
     shirts = np.asarray(g_model.predict_on_batch([z_input, np.full(4, 6)]))
     assert shirts.shape == (4, 28, 28, 1) and np.abs(shirts).max() <= 1
-    info = gu.read_generator_info(tmp_path / "generator.h5")
+    info = read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "acgan" and info["n_classes"] == 10
     assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "class_agreement",
                                         "raw_class_agreement"]
@@ -174,7 +159,7 @@ def test_jax_backend_runs_it(tiny_data, tmp_path):
     run = run_script(["scripts/acgan_fashion.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
                       "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "0"], backend="jax")
     assert run.returncode == 0, run.stderr[-2000:]
-    info = gu.read_generator_info(tmp_path / "generator.h5")
+    info = read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "acgan"
     rows = runchecks.read_losses(tmp_path)
     assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))
@@ -185,7 +170,7 @@ def test_the_averaged_generator_normalises_with_statistics_measured_on_its_own_w
     """The trained generator's moving statistics belong to other weights; the average's are measured
     again on its own, so inference mode (predict, sample.py) sees the activations it produces."""
     g_model = acgan_fashion.define_generator(100)
-    average = gr.AveragedGenerator(g_model, 0.5, lambda n: gu.generate_latent_points(100, n, 10))
+    average = AveragedGenerator(g_model, 0.5, lambda n: gu.generate_latent_points(100, n, 10))
     for t in range(1, 6):
         for weight in g_model.trainable_weights:
             weight.assign(weight * 1.5 + 0.01)

@@ -9,11 +9,9 @@ import keras
 import pytest
 
 import datafiles
-import gan_cli as cli
-import gan_utils as gu
-from conftest import REPO, run_script, save_untrained
-
-TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
+from ganlib import cli
+from ganlib.saved import GENERATOR_INFO_ATTR
+from conftest import REPO, TRAINING_SCRIPTS, run_script, save_untrained
 
 # Refused by the command line of every training script, before anything loads.
 EVERY_TRAINING_SCRIPT = [
@@ -32,14 +30,16 @@ EVERY_TRAINING_SCRIPT = [
     (["--seed", "-5"], "--seed: -5 must be 0 or more"),
     (["--seed", "4294967296"], "--seed: 4294967296 is over the limit of 4,294,967,295"),
     (["--seed", "abc"], "--seed: 'abc' is not a whole number"),
+    (["--batch-size", "99999999999999999999"], "--batch-size: 99999999999999999999 is over the limit of 2,147,483,647"),
     (["--epohcs", "3"], "unrecognized arguments: --epohcs 3"),
+    (["--epoch", "3"], "unrecognized arguments: --epoch 3"),
 ]
 
 # Placeholders, made in tmp_path: DATA the tiny datasets, EMPTY an empty folder, A_FILE a file,
 # TRUNCATED a truncated Fashion-MNIST, CGAN a cgan generator, PLAIN a Keras model that is not one,
 # NOT_H5 a text file named .h5, MISSING a path that does not exist, CORRUPT_RUN an output folder
 # with a damaged checkpoint.
-# The shared flags come from one parser (gan_run.parse_settings): every case on one script, and one
+# The shared flags come from one parser (settings.parse_settings): every case on one script, and one
 # case on each of the others to show they use it.
 SHARED_CASES = [("cgan_fashion", args, message) for args, message in EVERY_TRAINING_SCRIPT] + \
     [(script, *EVERY_TRAINING_SCRIPT[0]) for script in TRAINING_SCRIPTS if script != "cgan_fashion"]
@@ -53,7 +53,7 @@ OTHER_CASES = [
     ("cgan_fashion", ["--data-dir", "A_FILE"], "is a file; it should name a folder"),
     ("cgan_fashion", ["--judge-dir", "A_FILE", "DATA"], "is a file; it should name a folder"),
     ("cgan_fashion", ["--dataset", "emnist", "--data-dir", "EMPTY"], "EMNIST-balanced (train) not found"),
-    ("cgan_fashion", ["--resume", "--batch-size", "8", "DATA"], "nothing to resume: no checkpoint in"),
+    ("cgan_fashion", ["--resume", "--batch-size", "8", "DATA"], "nothing to resume: "),
     ("cgan_fashion", ["--resume", "--batch-size", "8", "--out", "CORRUPT_RUN", "DATA"], "is corrupt or truncated"),
     ("cgan_fashion", ["--out", "A_FILE", "DATA"], "cannot write to the output folder"),
     ("cgan_fashion", ["--out", "A_FILE/run", "DATA"], "a_file is a file, not a folder"),
@@ -66,14 +66,14 @@ OTHER_CASES = [
     ("pix2pix_maps", ["--data-dir", "EMPTY"], "the maps dataset is not in"),
     ("pix2pix_maps", ["--direction", "sideways"], "invalid choice: 'sideways'"),
     ("sample", ["MISSING"], "no such file"),
-    ("sample", ["EMPTY"], "no such file"),
+    ("sample", ["EMPTY"], "holds no generator_best.h5 or generator.h5"),
     ("sample", ["NOT_H5"], "is not an .h5 model file"),
     ("sample", ["PLAIN"], "is not a generator saved by these scripts"),
     ("sample", ["CGAN", "--label", "10"], "label 10 is out of range: this generator has classes 0-9"),
     ("sample", ["CGAN", "--label", "Hat"], "unknown class 'Hat'"),
     ("sample", ["CGAN", "--code", "-1"], "--code: -1 must be 0 or more"),
-    ("sample", ["CGAN", "--code", "3"], "--code is for InfoGAN generators; this one is cgan"),
-    ("sample", ["CGAN", "--image", "NOT_H5"], "--image is for Pix2Pix generators; this one is cgan"),
+    ("sample", ["CGAN", "--code", "3"], "--code is for infogan generators; this one is cgan"),
+    ("sample", ["CGAN", "--image", "NOT_H5"], "--image is for pix2pix generators; this one is cgan"),
     ("sample", ["CGAN", "--n", "-3"], "--n: -3 must be 1 or more"),
     ("sample", ["CGAN", "--n", "100000"], "--n: 100000 is over the limit of 100"),
     ("sample", ["CGAN", "--point", "nan"], "--point: nan is not a finite number"),
@@ -93,7 +93,6 @@ OTHER_CASES = [
     ("report", ["MISSING"], "no such folder"),
     ("report", ["EMPTY"], "holds no training run (no losses.csv, no sample grids)"),
     ("benchmark", ["nope"], "no benchmark for nope"),
-    ("benchmark", ["--steps", "1"], "--steps must be 2 or more"),
     ("benchmark", ["--rounds", "0"], "--rounds: 0 must be 1 or more"),
     ("benchmark", ["--matmul-size", "100000"], "--matmul-size: 100000 is over the limit of 8,192"),
     ("benchmark", ["--batch-size", "100000"], "--batch-size: 100000 is over the limit of 50,000"),
@@ -125,8 +124,8 @@ def places(tmp_path, tiny_data, args):
     if "CHANGED_CGAN" in args:
         save_untrained("cgan_fashion", tmp_path / "changed.h5")
         with h5py.File(tmp_path / "changed.h5", "a") as f:
-            f.attrs[gu.GENERATOR_INFO_ATTR] = f.attrs[gu.GENERATOR_INFO_ATTR].replace('"weights_sha256": "',
-                                                                                     '"weights_sha256": "0')
+            f.attrs[GENERATOR_INFO_ATTR] = f.attrs[GENERATOR_INFO_ATTR].replace('"weights_sha256": "',
+                                                                               '"weights_sha256": "0')
     if "CORRUPT_RUN" in args:
         (tmp_path / "run").mkdir()
         (tmp_path / "run" / "checkpoint.npz").write_bytes(b"PK\x03\x04 half a zip")

@@ -6,7 +6,7 @@ from keras import layers
 
 import benchmark
 import cgan_fashion
-from conftest import run_script
+from conftest import run_script, settings_of
 
 COLUMNS = ["script", "batch", "GFLOP/step", "tutorial loop s/step", "this loop s/step", "speed-up", "steps/s",
            "images/s", "GFLOP/s", "of matmul rate"]
@@ -43,8 +43,7 @@ def test_flops_of_one_layer_models_are_the_hand_counted_ones():
 
 
 def test_a_training_step_counts_both_discriminator_updates_and_the_composite():
-    g_model, d_model = cgan_fashion.define_generator(100), cgan_fashion.define_discriminator()
-    gan_model = cgan_fashion.define_gan(g_model, d_model)
+    g_model, d_model, gan_model, _ = cgan_fashion.define_models(settings_of(cgan_fashion))
     g_flops, d_flops = benchmark.model_flops(g_model), benchmark.model_flops(d_model)
     assert benchmark.model_flops(gan_model) == g_flops + d_flops
     expected = 3 * d_flops * 64 + (g_flops + 3 * d_flops) * 64 + (3 * g_flops + 2 * d_flops) * 128

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_cli as cli
-import gan_utils as gu
+from ganlib import cli
+from ganlib.saved import read_generator_info
 import runchecks
 import switchcheck
 
@@ -32,7 +32,7 @@ def test_short_run_writes_outputs_and_a_generator_that_reloads(tiny_data, tmp_pa
 def test_cgan_trains_on_the_other_datasets(dataset, n_classes, tiny_data, tmp_path):
     cli.run_main(cgan_fashion.main, ["--dataset", dataset, "--data-dir", str(tiny_data), "--out", str(tmp_path),
                                     "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8"])
-    info = gu.read_generator_info(tmp_path / "generator.h5")
+    info = read_generator_info(tmp_path / "generator.h5")
     assert info["dataset"] == dataset and info["n_classes"] == n_classes == len(info["class_names"])
 
 

@@ -7,9 +7,8 @@ import pytest
 
 import datafiles
 import dcgan_cifar10
-import gan_cli as cli
-import gan_data as gd
-import gan_utils as gu
+from ganlib import cli, data as gd
+from ganlib.saved import read_generator_info
 import runchecks
 import sample
 import switchcheck
@@ -41,7 +40,7 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     images = np.asarray(g_model.predict_on_batch(np.random.randn(5, 100).astype("float32")))
     assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
-    assert gu.read_generator_info(out / "generator.h5")["trained_on"] == gd.CIFAR10_CLASSES
+    assert read_generator_info(out / "generator.h5")["trained_on"] == gd.CIFAR10_CLASSES
     assert metrics_columns(out) == ["epoch", "minutes", "samples", "fid", "kid", "class_kl", "raw_fid"]
     if form == "folder":
         runchecks.check_report(out, summaries=1)
@@ -51,11 +50,15 @@ def test_classes_keeps_only_the_classes_asked_for(tiny_data):
     batches = datafiles.cifar_batches()
     images = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
     labels = np.concatenate([batches[f"data_batch_{i}"][1] for i in range(1, 6)])
-    horses = dcgan_cifar10.load_real_samples(["horse"], tiny_data)
+    def load(*classes):
+        return dcgan_cifar10.load_real_samples(settings_of(dcgan_cifar10, "--data-dir", tiny_data,
+                                                           "--classes", ",".join(classes)))
+
+    horses = load("horse")
     np.testing.assert_array_equal(horses, gd.scale_images(images[labels == 7]))
-    two = dcgan_cifar10.load_real_samples(["horse", "ship"], tiny_data)
+    two = load("horse", "ship")
     assert len(two) == np.isin(labels, [7, 8]).sum() and len(two) > len(horses)
-    assert len(dcgan_cifar10.load_real_samples([], tiny_data)) == len(images)
+    assert len(load()) == len(images)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_sample_refuses_labels_for_the_unconditional_dcgan(dcgan_generator, tmp_
     with pytest.raises(SystemExit) as stop:
         cli.run_main(sample.main, [str(dcgan_generator), "--label", "horse", "--out", str(tmp_path / "s.png")])
     assert stop.value.code == 2
-    assert "--label is for conditional (cgan, acgan) generators; this one is dcgan" in capsys.readouterr().err
+    assert "--label is for cgan, acgan generators; this one is dcgan" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -92,9 +95,10 @@ def test_the_discriminator_accuracies_are_its_hits_on_real_and_on_fake_images(tm
                                   keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
                                                      bias_initializer=keras.initializers.Constant(5.0))])
     says_real.compile(loss="binary_crossentropy", metrics=["accuracy"])
-    settings = settings_of(dcgan_cifar10, "--n-eval-samples", 30, "--grid-size", 2)
+    settings = settings_of(dcgan_cifar10, "--accuracy-samples", 30, "--grid-size", 2, "--out", tmp_path)
+    settings.out = tmp_path
     dataset = np.zeros((10, 32, 32, 3), "float32")
-    dcgan_cifar10.summarize_performance(4, dcgan_cifar10.define_generator(100), tmp_path, says_real, dataset, settings)
+    dcgan_cifar10.summarize_performance(4, dcgan_cifar10.define_generator(100), says_real, dataset, settings)
     with open(tmp_path / "accuracy.csv") as f:
         assert list(csv.DictReader(f)) == [dict(epoch="4", accuracy_real="1.0000", accuracy_fake="0.0000")]
     assert (tmp_path / "generated_plot_e004.png").stat().st_size > 0

@@ -10,13 +10,12 @@ import cgan_fashion
 import datafiles
 import dcgan_cifar10
 import evaluate
-import gan_cli as cli
-import gan_data as gd
+from ganlib import cli, data as gd, measures
 import gan_fashion
-import gan_judges as gj
-import gan_metrics as gm
+from ganlib import judges as gj
 import infogan_mnist
 import pix2pix_maps
+from conftest import settings_of
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, c
     run_evaluate(generator, "--data-dir", str(tiny_data))
     out = capsys.readouterr().out
     assert "training the" not in out and "measured by the shipped Fashion-MNIST judge" in out
-    assert "| measure (50 samples vs 20 real test images) | generator | real training images (floor) " \
+    assert "| measure (50 samples vs 20 real test images) | this model | real training images (floor) " \
            "| uniform noise (ceiling) |" in out
     assert "| FID |" in out and "| KID |" in out and "| class agreement |" in out
     assert "class agreement per class: T-shirt/top" in out
@@ -59,9 +58,9 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
     assert len(counts) == 10 and sum(map(sum, counts)) == 50
     assert "the judge's digits for each code value:\n  code 0: " in capsys.readouterr().out
     run_evaluate(tiny_generators / "infogan" / "q_model.h5", "--data-dir", str(tiny_data))
-    assert "InfoGAN's Q, epoch 1: its code matched one-to-one to the digits classifies " in capsys.readouterr().out
+    assert "| measure (real test images (20)) | this model |" in capsys.readouterr().out
     q_report = json.loads((tiny_generators / "infogan" / "q_model_metrics.json").read_text())
-    assert q_report["test_images"] == 20 and q_report["q_accuracy"] >= 0.1
+    assert q_report["info"]["kind"] == "infogan_q" and q_report["results"]["q_accuracy"] >= 0.1
     run_evaluate(tiny_generators / "gan" / "generator.h5", "--data-dir", str(tiny_data),
                  "--json", str(tiny_generators / "gan.json"))
     results = json.loads((tiny_generators / "gan.json").read_text())["results"]
@@ -95,10 +94,10 @@ def test_evaluate_measures_pix2pix_against_the_identity_baseline(tmp_path, capsy
     assert [r["pairs"] for r in csv.DictReader(open(tmp_path / "p2p" / "metrics.csv"))] == ["2"]
     run_evaluate(tmp_path / "p2p" / "generator.h5", "--data-dir", str(tmp_path))
     out = capsys.readouterr().out
-    assert "| measure (2 validation pairs) | generator | identity (the source itself) |" in out
+    assert "| measure (2 validation pairs) | this model | identity (the source itself) |" in out
     report = json.loads((tmp_path / "p2p" / "generator_metrics.json").read_text())
     identity = report["references"]["identity (the source itself)"]
-    assert identity["l1"] == pytest.approx(gm.mean_l1(*pix2pix_maps.load_real_samples(tmp_path, "val")))
+    assert identity["l1"] == pytest.approx(measures.mean_l1(*pix2pix_maps.load_real_samples(settings_of(pix2pix_maps, "--data-dir", tmp_path), "val")))
     assert set(report["results"]) == {"pairs", "l1", "psnr", "ssim"}
 
 

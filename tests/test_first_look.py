@@ -9,18 +9,18 @@ import pytest
 
 import cgan_fashion
 import evaluate
-import gan_backend
-import gan_cli as cli
-import gan_data as gd
-import gan_run as gr
+from ganlib import cli, data as gd, environment, run as gr
+from ganlib.losses import ResumedProgbar
 import report
 import sample
 from conftest import run_script
 
 
-@pytest.mark.slow
-def test_losses_and_the_report_are_rewritten_during_an_epoch(tiny_data, tmp_path, monkeypatch):
-    monkeypatch.setattr(gr, "REFRESH_STEPS", 2)
+@pytest.fixture(scope="module")
+def first_run(tiny_data, tmp_path_factory):
+    """One short cgan run that several tests read: 4 epochs of 5 steps, a summary after epochs 1,
+    3 and 4, the report rewritten every 2 steps (with the number of losses.csv rows then)."""
+    out = tmp_path_factory.mktemp("first_run")
     seen = []
     original = gr.write_report
 
@@ -29,33 +29,40 @@ def test_losses_and_the_report_are_rewritten_during_an_epoch(tiny_data, tmp_path
                     else 0)
         return original(out_dir)
 
-    monkeypatch.setattr(gr, "write_report", write_report)
-    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
-                                    "--steps-per-epoch", "5", "--batch-size", "8", "--eval-samples", "0"])
-    assert seen[:2] == [2, 4]  # mid-epoch, before the epoch's 5 steps were done
-    assert (tmp_path / "losses.png").stat().st_size > 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gr, "REFRESH_STEPS", 2)
+        patch.setattr(gr, "write_report", write_report)
+        cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "4",
+                                        "--steps-per-epoch", "5", "--batch-size", "8", "--eval-every", "3",
+                                        "--eval-samples", "20"])
+    return out, seen
 
 
 @pytest.mark.slow
-def test_the_first_grid_and_snapshot_come_after_epoch_1_then_every_eval_every(tiny_data, tmp_path):
-    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "4",
-                                    "--steps-per-epoch", "1", "--batch-size", "8", "--eval-every", "3",
-                                    "--eval-samples", "20"])
-    assert sorted(p.name for p in tmp_path.glob("generated_plot_e*.png")) == \
+def test_losses_and_the_report_are_rewritten_during_an_epoch(first_run):
+    out, seen = first_run
+    assert seen[:2] == [2, 4]  # mid-epoch, before the epoch's 5 steps were done
+    assert (out / "losses.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_first_grid_and_snapshot_come_after_epoch_1_then_every_eval_every(first_run):
+    out, _ = first_run
+    assert sorted(p.name for p in out.glob("generated_plot_e*.png")) == \
         ["generated_plot_e001.png", "generated_plot_e003.png", "generated_plot_e004.png"]
-    assert sorted(p.name for p in tmp_path.glob("generator_e*.h5")) == \
+    assert sorted(p.name for p in out.glob("generator_e*.h5")) == \
         ["generator_e001.h5", "generator_e003.h5", "generator_e004.h5"]
-    assert [row.split(",")[0] for row in (tmp_path / "metrics.csv").read_text().splitlines()[1:]] == ["1", "3", "4"]
-    page = (tmp_path / "report.html").read_text()
-    assert "<th>steps</th><td>4 of 4</td>" in page
+    assert [row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()[1:]] == ["1", "3", "4"]
+    page = (out / "report.html").read_text()
+    assert "<th>steps</th><td>20 of 20</td>" in page
     assert "the shipped Fashion-MNIST judge" in page
-    assert json.loads((tmp_path / "run.json").read_text())["judge"].startswith("the shipped Fashion-MNIST judge (")
+    assert json.loads((out / "run.json").read_text())["judge"].startswith("the shipped Fashion-MNIST judge (")
 
 
 def test_the_estimate_after_resume_counts_only_this_sessions_steps():
     """Resumed at step 50 of 100, 10 steps in 10 seconds: 1 s a step, so 40 s left, not
     10 s / 60 steps for all 60 done."""
-    bar = gr.ResumedProgbar(100, first=50, verbose=0)
+    bar = ResumedProgbar(100, first=50, verbose=0)
     now = bar._start + 10
     assert bar._estimate_step_duration(60, now) == pytest.approx(1.0)
 
@@ -72,25 +79,25 @@ def test_the_interrupt_message_starts_a_line_of_its_own(capsys):
 
 
 @pytest.mark.slow
-def test_evaluate_on_a_run_folder_measures_its_best_generator_and_says_so(tiny_data, tmp_path, capsys):
-    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
-                                    "--steps-per-epoch", "1", "--batch-size", "8", "--eval-samples", "20"])
-    capsys.readouterr()
-    cli.run_main(evaluate.main, [str(tmp_path), "--samples", "30", "--data-dir", str(tiny_data)])
-    out = capsys.readouterr().out
-    assert out.startswith(f"measuring {tmp_path / 'generator_best.h5'}\n")
-    assert "measured by the shipped Fashion-MNIST judge" in out
-    assert (tmp_path / "generator_best_metrics.json").is_file()
+def test_evaluate_and_sample_on_a_run_folder_take_its_best_generator_and_say_so(first_run, tiny_data, capsys):
+    out, _ = first_run
+    cli.run_main(evaluate.main, [str(out), "--samples", "30", "--data-dir", str(tiny_data)])
+    said = capsys.readouterr().out
+    assert said.startswith(f"using {out / 'generator_best.h5'}\n")
+    assert "measured by the shipped Fashion-MNIST judge" in said
+    assert (out / "generator_best_metrics.json").is_file()
+    cli.run_main(sample.main, [str(out), "--n", "2"])
+    said = capsys.readouterr().out
+    assert said.startswith(f"using {out / 'generator_best.h5'}\n") and (out / "sample_grid.png").is_file()
 
 
 @pytest.mark.slow
-def test_report_given_the_page_rebuilds_its_folder(tiny_data, tmp_path, capsys):
-    cli.run_main(cgan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
-                                    "--steps-per-epoch", "1", "--batch-size", "8", "--eval-samples", "0"])
-    stamp = (tmp_path / "report.html").stat().st_mtime_ns
-    report.main([str(tmp_path / "report.html")])
-    assert f"wrote {tmp_path / 'report.html'}" in capsys.readouterr().out
-    assert (tmp_path / "report.html").stat().st_mtime_ns > stamp
+def test_report_given_the_page_rebuilds_its_folder(first_run, capsys):
+    out, _ = first_run
+    stamp = (out / "report.html").stat().st_mtime_ns
+    report.main([str(out / "report.html")])
+    assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
+    assert (out / "report.html").stat().st_mtime_ns > stamp
 
 
 @pytest.mark.parametrize("name", ["grid.jpg", "grid.JPEG"])
@@ -103,7 +110,7 @@ def test_sample_writes_jpeg_for_a_jpeg_name(cgan_generator, tmp_path, name):
 def test_sample_shows_progress_for_a_large_grid(cgan_generator, tmp_path, capsys):
     cli.run_main(sample.main, [str(cgan_generator), "--out", str(tmp_path / "big.png"), "--n", "32"])
     out = capsys.readouterr().out
-    assert out.startswith(f"generating 1,024 images, then drawing them into {tmp_path / 'big.png'}\n")
+    assert out.startswith("generating 1,024 images, then drawing them\n")
 
 
 def test_a_failed_download_is_one_short_line_with_its_whole_cause(tmp_path, monkeypatch):
@@ -124,11 +131,11 @@ def test_without_the_virtual_environment_the_line_asks_whether_it_is_active(monk
     real_find_spec = importlib.util.find_spec
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "tensorflow" else real_find_spec(name))
-    problem = gan_backend.backend_problem("tensorflow")
+    problem = environment.backend_problem("tensorflow")
     assert problem.startswith("tensorflow, Keras' backend, is not installed for ")
     assert "is the virtual environment active? (. .venv/bin/activate)" in problem
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert gan_backend.backend_problem("tensorflow").startswith("Keras is not installed for ")
+    assert environment.backend_problem("tensorflow").startswith("Keras is not installed for ")
 
 
 def test_a_python_without_keras_names_the_virtual_environment():

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-import gan_data as gd
+from ganlib import data as gd
 import gan_fashion
 import runchecks
 import switchcheck
+from conftest import settings_of
 
 
 def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(tiny_data, tmp_path):
@@ -14,8 +15,7 @@ def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(t
 
 def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data, tmp_path):
     """The check above can fail: without the switch, Keras 3 leaves the discriminator untouched."""
-    d_model = gan_fashion.define_discriminator()
-    gan_model = gan_fashion.define_gan(gan_fashion.define_generator(gan_fashion.LATENT_DIM), d_model)
+    g_model, d_model, gan_model, _ = gan_fashion.define_models(settings_of(gan_fashion))
     assert not d_model.trainable and d_model in gan_model.layers
     before = switchcheck.snapshot(d_model.weights)
     images = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0][:8])

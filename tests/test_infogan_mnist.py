@@ -3,8 +3,8 @@ import keras
 import numpy as np
 import pytest
 
-import gan_cli as cli
-import gan_utils as gu
+from ganlib import cli, helpers as gu, kinds, settings as gs
+from ganlib.saved import read_generator_info
 import infogan_mnist
 import runchecks
 import sample
@@ -15,23 +15,15 @@ from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule,batchnorm", [("reference", choice) for choice in gu.BATCHNORM_CHOICES]
-                         + [("tutorial", choice) for choice in gu.BATCHNORM_CHOICES])
+@pytest.mark.parametrize("rule,batchnorm", [("reference", choice) for choice in gs.BATCHNORM_CHOICES]
+                         + [("tutorial", choice) for choice in gs.BATCHNORM_CHOICES])
 def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_data, tmp_path):
     """Tutorial rule: Q's head trains only in the composite update. Reference rule: Q's loss trains
     the shared layers and Q's head in the discriminator's update on fakes, and the composite
     update trains the generator alone. BatchNormalization moves as `batchnorm` says, Q's too."""
-    dataset = infogan_mnist.load_real_samples(tiny_data)
-    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
-    info_model = infogan_mnist.define_info_discriminator(d_model, q_model, 2) if rule == "reference" else None
-    g_model = infogan_mnist.define_generator(62 + 10 + 2)
-    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2, batchnorm, info_model)
-    records = switchcheck.watch_updates(d_model, g_model, gan_model, spied={"info": info_model} if info_model else None,
-                                        q=q_model)
-    settings = settings_of(infogan_mnist, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2, "--n-cont", 2,
-                           "--update-rule", rule, "--batchnorm-in-composite", batchnorm, "--out", tmp_path / "run")
-    infogan_mnist.train(g_model, d_model, gan_model, dataset, settings, q_model, info_model)
-    assert (tmp_path / "run" / "generator.h5").is_file()
+    records = switchcheck.run_and_record("infogan_mnist", tiny_data, tmp_path, spied={"info": "info_model"},
+                                         watched={"q": "q_model"},
+                                         flags=["--n-cont", "2", "--update-rule", rule, "--batchnorm-in-composite", batchnorm])
     all_d = set(records[0]["d_names"])
     shared = {n for n in all_d if n in set(records[0]["q_names"])}
     q_own = set(records[0]["q_names"]) - shared
@@ -78,10 +70,9 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
 
 
 def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
-    dataset = infogan_mnist.load_real_samples(tiny_data)
-    d_model, q_model = infogan_mnist.define_discriminator(10, 2)
-    g_model = infogan_mnist.define_generator(74)
-    gan_model = infogan_mnist.define_gan(g_model, d_model, q_model, 2)
+    settings = settings_of(infogan_mnist, "--data-dir", tiny_data, "--n-cont", 2)
+    dataset = infogan_mnist.load_real_samples(settings)
+    g_model, d_model, gan_model, _ = infogan_mnist.define_models(settings)
     z_input, cat_codes, cont_codes = infogan_mnist.generate_latent_points(62, 10, 8, 2)
     targets = [np.ones((8, 1)), cat_codes, cont_codes[:, :1], cont_codes[:, 1:]]
     as_list = gan_model.test_on_batch(z_input, targets)
@@ -95,13 +86,15 @@ def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
 def infogan_generator(tmp_path_factory):
     path = tmp_path_factory.mktemp("infogan") / "generator.h5"
     _, q_model = infogan_mnist.define_discriminator(10, 2)
-    gu.save_generator(q_model, path.with_name("q_model.h5"), kind="infogan_q", latent_dim=62, n_cat=10, n_cont=2, epoch=0)
+    gu.save_generator(q_model, path.with_name("q_model.h5"), kind="infogan_q", dataset="mnist", latent_dim=62, n_cat=10,
+                      n_cont=2, epoch=0)
     return save_untrained("infogan_mnist", path)
 
 
 def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
-    info = gu.read_generator_info(infogan_generator)
-    inputs, _, _, _ = sample.draw(sample.parse_args([str(infogan_generator), "--code", "3", "--n", "2"]), info)
+    info = read_generator_info(infogan_generator)
+    args = sample.parse_args([str(infogan_generator), "--code", "3", "--n", "2"])
+    inputs, *_ = kinds.draw_infogan(args, info, np.random)
     assert inputs.shape == (4, 74)
     np.testing.assert_array_equal(inputs[:, 62:72], np.tile(np.eye(10)[3], (4, 1)))
     np.testing.assert_array_equal(inputs[:, 72:], 0)
@@ -117,7 +110,7 @@ def test_sample_modes(infogan_generator, tmp_path, flags, count):
 
 @pytest.mark.parametrize("flags,message", [(["--code", "10"], "code 10 is out of range"),
                                            (["--sweep", "2"], "no continuous code 2"),
-                                           (["--label", "3"], "--label is for conditional (cgan, acgan) generators; this one is infogan")])
+                                           (["--label", "3"], "--label is for cgan, acgan generators; this one is infogan")])
 def test_sample_refuses_bad_codes(infogan_generator, tmp_path, flags, message, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"), *flags])
@@ -139,7 +132,7 @@ def test_jax_backend_runs_it(tiny_data, tmp_path):
                       "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "0", "--n-cont", "2"],
                      backend="jax")
     assert run.returncode == 0, run.stderr[-2000:]
-    info = gu.read_generator_info(tmp_path / "generator.h5")
+    info = read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "infogan"
     rows = runchecks.read_losses(tmp_path)
     assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))

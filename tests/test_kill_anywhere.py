@@ -13,9 +13,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-import gan_files as gf
-import gan_run as gr
+from ganlib import files as gf, folder
 from conftest import REPO
+from test_tensorboard import records
 
 EPOCHS, STEPS = 4, 2
 
@@ -45,7 +45,7 @@ def check_every_file_loads(out):
             continue
         if path.is_dir():
             check_every_file_loads(path)
-        elif path.name == gr.RUN_LOCK:
+        elif path.name == folder.RUN_LOCK:
             assert path.read_text().startswith("process "), path.read_text()
         elif path.suffix == ".json":
             json.loads(path.read_text())
@@ -59,6 +59,8 @@ def check_every_file_loads(out):
         elif path.suffix in (".png", ".gif"):
             with Image.open(path) as image:
                 image.load()
+        elif path.name.startswith("events.out.tfevents."):
+            records(path)  # TensorBoard's events: every whole record reads (a killed writer may have written none)
         elif path.suffix == ".csv":
             with open(path, newline="") as f:
                 rows = list(csv.reader(f))

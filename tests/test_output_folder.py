@@ -14,12 +14,9 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_cli as cli
 import gan_fashion
-import gan_files as gf
-import gan_report
-import gan_run as gr
-import gan_utils as gu
+from ganlib import cli, files as gf, folder as run_folder, report as gan_report
+from ganlib.saved import GENERATOR_INFO_ATTR
 import report
 import sample
 
@@ -28,7 +25,7 @@ def checksums(folder):
     """Every file of the run in `folder`; the lock, which names whichever run last held the folder,
     is not one of them."""
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != gr.RUN_LOCK}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink() and p.name != run_folder.RUN_LOCK}
 
 
 def run(tiny_data, out, *flags, epochs=1):
@@ -50,12 +47,12 @@ def earlier_run(tiny_data, tmp_path_factory):
     """An output folder holding a finished two-epoch run, seen by a fresh process (no lock held)."""
     out = tmp_path_factory.mktemp("run")
     run(tiny_data, out, epochs=2)
-    gr._HELD_LOCKS.pop(out.resolve()).close()
+    run_folder._HELD_LOCKS.pop(out.resolve()).close()
     return out
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(tiny_data, tmp_path, capsys):
-    with open(tmp_path / gr.RUN_LOCK, "a+") as lock:
+    with open(tmp_path / run_folder.RUN_LOCK, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         lock.write("process 4242: python scripts/cgan_fashion.py, started 2026-11-29 10:00:00\n")
         lock.flush()
@@ -63,7 +60,7 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(tiny_data
         err = refused(capsys, tiny_data, tmp_path)
     assert f"{tmp_path} is in use by another run (process 4242: python scripts/cgan_fashion.py, started " \
            "2026-11-29 10:00:00)" in err
-    assert checksums(tmp_path) == before and (tmp_path / gr.RUN_LOCK).read_text().startswith("process 4242:")
+    assert checksums(tmp_path) == before and (tmp_path / run_folder.RUN_LOCK).read_text().startswith("process 4242:")
 
 
 @pytest.mark.parametrize("state,advice", [("finished", "add --resume to train it further"),
@@ -195,9 +192,9 @@ def test_a_generator_whose_weights_changed_is_refused_and_an_unchecked_one_noted
     older = tmp_path / "older.h5"
     shutil.copyfile(cgan_generator, older)
     with h5py.File(older, "a") as f:
-        info = json.loads(f.attrs[gu.GENERATOR_INFO_ATTR])
+        info = json.loads(f.attrs[GENERATOR_INFO_ATTR])
         del info["weights_sha256"]
-        f.attrs[gu.GENERATOR_INFO_ATTR] = json.dumps(info)
+        f.attrs[GENERATOR_INFO_ATTR] = json.dumps(info)
     cli.run_main(sample.main, [str(older), "--out", str(tmp_path / "grid.png")])
     assert f"note: {older} carries no checksum of its weights" in capsys.readouterr().out
 
@@ -223,7 +220,7 @@ def test_a_resume_names_the_settings_edited_at_the_top_of_the_script_and_uses_th
     run(tiny_data, earlier_run, "--resume", epochs=3)
     assert "resuming with settings edited since the checkpoint: N_EPOCHS 2 -> 3, LEARNING_RATE 0.0002 -> 0.0001" in \
         capsys.readouterr().out
-    assert json.loads((earlier_run / "run.json").read_text())["constants"]["LEARNING_RATE"] == 0.0001
+    assert json.loads((earlier_run / "run.json").read_text())["settings"]["--learning-rate"] == 0.0001
     with np.load(earlier_run / "checkpoint.npz") as f:
         scalars = [float(f[key]) for key in f.files if key.startswith("v") and f[key].shape == ()]
     assert 0.0001 in np.float32(scalars) and np.float32(0.0002) not in np.float32(scalars)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 import datafiles
-import gan_cli as cli
-import gan_files as gf
-import gan_utils as gu
+from ganlib import cli, files as gf
+from ganlib.helpers import in_training_mode
+from ganlib.saved import read_generator_info
 import pix2pix_maps
+import prepare_maps
 import runchecks
 import sample
 import switchcheck
@@ -27,7 +28,7 @@ def colour(images):
 
 
 def test_prepare_splits_each_pair_into_its_halves_and_skips_unreadable_files(maps_dir, capsys):
-    cli.run_main(pix2pix_maps.main, ["--prepare", "--data-dir", str(maps_dir)])
+    cli.run_main(prepare_maps.main, ["--data-dir", str(maps_dir)])
     out = capsys.readouterr().out
     assert f"skipped {maps_dir / 'maps' / 'train' / 'broken.jpg'}: not a readable image" in out
     assert "skipped 1 unreadable file(s)" in out
@@ -40,8 +41,8 @@ def test_prepare_splits_each_pair_into_its_halves_and_skips_unreadable_files(map
 
 
 def test_direction_picks_source_and_target(maps_dir):
-    sat2map = pix2pix_maps.load_real_samples(maps_dir, "train", "sat2map")
-    map2sat = pix2pix_maps.load_real_samples(maps_dir, "train", "map2sat")
+    sat2map = pix2pix_maps.load_real_samples(settings_of(pix2pix_maps, "--data-dir", maps_dir))
+    map2sat = pix2pix_maps.load_real_samples(settings_of(pix2pix_maps, "--data-dir", maps_dir, "--direction", "map2sat"))
     red = np.array(datafiles.SATELLITE_COLOUR) / 127.5 - 1
     np.testing.assert_allclose(colour(sat2map[0]), red, atol=0.05)
     np.testing.assert_array_equal(sat2map[0], map2sat[1])
@@ -49,25 +50,18 @@ def test_direction_picks_source_and_target(maps_dir):
 
 def test_missing_maps_folder_says_where_to_get_it(tmp_path):
     with pytest.raises(gf.UserError, match=r"maps\.tar\.gz and unpack it there"):
-        pix2pix_maps.load_real_samples(tmp_path)
+        pix2pix_maps.load_real_samples(settings_of(pix2pix_maps, "--data-dir", tmp_path))
 
 
 def test_corrupt_prepared_arrays_are_named(tmp_path):
     (tmp_path / "maps_256.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(gf.UserError, match="maps_256.npz is corrupt or truncated"):
-        pix2pix_maps.load_real_samples(tmp_path)
+        pix2pix_maps.load_real_samples(settings_of(pix2pix_maps, "--data-dir", tmp_path))
 
 
 @pytest.mark.slow
 def test_discriminator_trains_in_its_own_update_and_only_its_moving_statistics_move_in_the_composite(maps_dir, tmp_path):
-    dataset = pix2pix_maps.load_real_samples(maps_dir)
-    d_model, g_model = pix2pix_maps.define_discriminator(), pix2pix_maps.define_generator()
-    gan_model = pix2pix_maps.define_gan(g_model, d_model)
-    assert d_model.output.shape[1:] == (16, 16, 1)
-    records = switchcheck.watch_updates(d_model, g_model, gan_model)
-    pix2pix_maps.train(g_model, d_model, gan_model, dataset,
-                       settings_of(pix2pix_maps, "--eval-samples", 0, "--epochs", 1, "--steps-per-epoch", 1, "--out", tmp_path / "run"))
-    assert (tmp_path / "run" / "generator.h5").is_file()
+    records = switchcheck.run_and_record("pix2pix_maps", maps_dir, tmp_path, steps=1, n_batch=1)
     all_d = set(records[0]["d_names"])
     assert len({n for n in all_d if n.endswith(BATCHNORM_WEIGHTS)}) == 16
     moved_by_composite = {n for n in all_d if n.endswith(MOVED_BY_COMPOSITE[pix2pix_maps.BATCHNORM_IN_COMPOSITE])}
@@ -92,11 +86,11 @@ def sat2map_out(maps_dir, tmp_path_factory):
 def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(sat2map_out):
     out = sat2map_out
     assert (out / "generated_plot_e001.png").stat().st_size > 0
-    assert gu.read_generator_info(out / "generator.h5")["direction"] == "sat2map"
+    assert read_generator_info(out / "generator.h5")["direction"] == "sat2map"
     assert metrics_columns(out) == ["epoch", "minutes", "pairs", "l1", "psnr", "ssim", "raw_l1"]
     g_model = keras.models.load_model(out / "generator.h5", compile=False)
     image = np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype("float32")
-    as_trained = gu.in_training_mode(g_model)
+    as_trained = in_training_mode(g_model)
     first, second = (np.asarray(as_trained.predict_on_batch(image)) for _ in range(2))
     assert first.shape == (1, 256, 256, 3) and np.abs(first).max() <= 1
     assert not np.array_equal(first, second)  # dropout is on, as documented
@@ -108,7 +102,8 @@ def test_one_step_run_writes_the_plot_and_a_generator_that_reloads(sat2map_out):
 
 @pytest.mark.slow
 def test_the_report_shows_validation_pairs(sat2map_out):
-    assert "<h2>Validation pairs</h2>" in (sat2map_out / "report.html").read_text()
+    assert "The first validation pairs at every summary: source, translation and target in rows." in \
+        (sat2map_out / "report.html").read_text()
     runchecks.check_report(sat2map_out, summaries=1)
 
 
@@ -133,7 +128,7 @@ def test_sample_translates_a_file_a_folder_and_a_pair(sat2map_out, maps_dir, tmp
     ("unreadable", "broken.jpg is not a readable image"),
     ("not_a_pair", "--pair needs a dataset pair twice as wide as high"),
     ("no_image", "a Pix2Pix generator translates images"),
-    ("other_generator", "--image is for Pix2Pix generators; this one is gan"),
+    ("other_generator", "--image is for pix2pix generators; this one is gan"),
 ])
 def test_sample_bad_input_is_one_line(sat2map_out, maps_dir, tmp_path, case, message, capsys):
     generator = sat2map_out / "generator.h5"

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import JAX_CACHE, REPO, run_script
 from launch import free_port
-from test_gan_devices import TOLERANCE
+from test_devices import TOLERANCE
 
 FLAGS = ["--batch-size", "8", "--eval-samples", "0", "--ema-decay", "0", "--seed", "5", "--steps-per-epoch", "2"]
 SIMULATED_TWO = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-import gan_cli as cli
-import gan_utils as gu
+from ganlib import cli
+from ganlib.saved import GENERATOR_INFO_ATTR
 import sample
 from conftest import run_script, save_untrained
 
@@ -67,16 +67,16 @@ def test_interpolation_moves_from_one_end_to_the_other(generators, tmp_path):
 def not_generators(tmp_path):
     damaged = tmp_path / "damaged.h5"
     with h5py.File(damaged, "w") as f:
-        f.attrs[gu.GENERATOR_INFO_ATTR] = '{"kind": "gan", "latent_dim": 100, "n_classes": 0, "class_names": []}'
+        f.attrs[GENERATOR_INFO_ATTR] = '{"kind": "gan", "latent_dim": 100, "n_classes": 0, "class_names": []}'
     return tmp_path
 
 
 @pytest.mark.parametrize("target,flags,message", [  # the rest are in test_bad_input.py
     ("damaged.h5", [], "could not be loaded as a Keras model"),
     ("cgan", ["--label", "-1"], "label -1 is out of range"),
-    ("gan", ["--label", "1"], "--label is for conditional (cgan, acgan) generators; this one is gan"),
-    ("gan", ["--per-class"], "--per-class is for conditional (cgan, acgan) generators; this one is gan"),
-    ("gan", ["--sweep", "0"], "--sweep is for InfoGAN generators; this one is gan"),
+    ("gan", ["--label", "1"], "--label is for cgan, acgan generators; this one is gan"),
+    ("gan", ["--per-class"], "--per-class is for cgan, acgan generators; this one is gan"),
+    ("gan", ["--sweep", "0"], "--sweep is for infogan generators; this one is gan"),
 ])
 def test_bad_input_is_one_line_and_nonzero(generators, not_generators, target, flags, message, capsys):
     path = generators / f"{target}.h5" if target in ("cgan", "gan") else not_generators / target

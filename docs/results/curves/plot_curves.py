@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2] / "scripts"))
-from gan_report import primary_figure  # noqa: E402
+from ganlib.report import primary_figure  # noqa: E402
 
 RUNS = {  # what each run's title says: its data, seed and judge
     "cgan_fashion": "Fashion-MNIST, seed 7: class agreement by a 91.7% judge",

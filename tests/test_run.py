@@ -7,24 +7,22 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_cli as cli
-import gan_data as gd
 import gan_fashion
-import gan_files as gf
-import gan_run as gr
-from conftest import settings_of
-
-
-TRAINING_SCRIPTS = ["gan_fashion", "cgan_fashion", "dcgan_cifar10", "acgan_fashion", "infogan_mnist", "pix2pix_maps"]
+from ganlib import cli, files as gf, settings as gs
+from ganlib.average import AveragedGenerator
+from conftest import TRAINING_SCRIPTS, settings_of, snapshots
 
 
 @pytest.mark.parametrize("name", TRAINING_SCRIPTS)
-def test_without_flags_the_settings_are_the_constants_at_the_top_of_the_script(name):
+def test_without_flags_the_settings_are_the_constants_read_from_the_scripts_source(name):
+    """The settings a run parses from the script's globals are the constants its command line is
+    checked with before Keras loads, read from the source alone (settings.read_script)."""
     script = importlib.import_module(name)
     settings = settings_of(script)
-    constants = {k: v for k, v in vars(script).items() if k.isupper() and isinstance(v, (bool, int, float, str, list, tuple))}
-    assert settings.constants() == {k: list(v) if isinstance(v, tuple) else v for k, v in constants.items()}
+    _, constants, flag_types, fixed, presets, out_name = gs.read_script(script.__file__)
+    assert settings.constants() == constants and set(flag_types) == set(getattr(script, "FLAG_TYPES", {}))
     assert settings.n_epochs == script.N_EPOCHS and settings.n_batch == script.N_BATCH and settings.script == name
+    assert out_name(settings) and set(fixed) <= set(constants)
 
 
 def test_every_constant_is_a_flag_of_its_name_checked_and_helped_by_its_comment(capsys):
@@ -33,7 +31,7 @@ def test_every_constant_is_a_flag_of_its_name_checked_and_helped_by_its_comment(
                            "--n-cont", 0, "--lambda-cont", "1", "--layers", "tutorial")
     assert (settings.n_epochs, settings.learning_rate, settings.update_rule) == (3, 0.001, "tutorial")
     assert settings.constants()["N_CONT"] == 0 and settings.constants()["LAMBDA_CONT"] == 1.0
-    assert settings.recorded()["layers"] == "tutorial"
+    assert settings.by_flag()["--layers"] == "tutorial" and settings.by_flag()["--epochs"] == 3
     with pytest.raises(SystemExit) as stop:
         settings_of(infogan_mnist, "--update-rule", "paper")
     assert stop.value.code == 2 and "argument --update-rule: invalid choice: 'paper'" in capsys.readouterr().err
@@ -42,6 +40,27 @@ def test_every_constant_is_a_flag_of_its_name_checked_and_helped_by_its_comment(
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--lambda-cont LAMBDA_CONT the weight of their loss (the paper's); the tutorial: 1.0 (default: 0.5)" in help_text
     assert "--epochs N_EPOCHS epochs to train, in all (default: 100)" in help_text
+    assert "--latent-dim LATENT_DIM size of the generator's latent input (default: 62)" in help_text
+
+
+def test_a_preset_sets_its_constants_unless_the_command_line_sets_them_itself():
+    import infogan_mnist
+    tutorial = settings_of(infogan_mnist, "--preset", "tutorial")
+    assert {name: getattr(tutorial, name.lower()) for name in infogan_mnist.PRESETS["tutorial"]} == \
+        infogan_mnist.PRESETS["tutorial"]
+    assert settings_of(infogan_mnist, "--preset", "tutorial", "--n-cont", "2").n_cont == 2
+    assert settings_of(infogan_mnist).update_rule == infogan_mnist.UPDATE_RULE
+
+
+def test_every_flag_has_help_and_its_default(capsys):
+    with pytest.raises(SystemExit):
+        settings_of(cgan_fashion, "--help")
+    text = capsys.readouterr().out
+    flags = [line.split()[0] for line in text.splitlines() if line.startswith("  --")]
+    described = " ".join(text.split())
+    for flag in flags:
+        after = described.split(flag, 1)[1].split(" --", 1)[0]
+        assert len(after.split()) > 2, f"{flag} has no help"
 
 
 def test_a_list_constant_is_a_comma_separated_flag():
@@ -50,13 +69,9 @@ def test_a_list_constant_is_a_comma_separated_flag():
     assert settings_of(dcgan_cifar10).classes == []
 
 
-def snapshots(out):
-    return sorted(p.name for p in out.glob("generator_e*.h5"))
-
-
 def test_the_average_follows_the_weights_with_a_warm_up_and_a_decay():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    average = gr.AveragedGenerator(model, 0.9)
+    average = AveragedGenerator(model, 0.9)
     kernel = model.trainable_weights[0]
     expected = keras.ops.convert_to_numpy(kernel)
     for t in range(1, 40):
@@ -95,22 +110,20 @@ def test_the_average_leaves_training_unchanged_and_decay_zero_is_the_tutorial(sc
 
 
 def test_with_decay_zero_the_saved_generator_is_the_trained_one(tiny_data, tmp_path):
-    dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
-    d_model = cgan_fashion.define_discriminator(n_classes=10)
-    g_model = cgan_fashion.define_generator(100, 10)
-    gan_model = cgan_fashion.define_gan(g_model, d_model)
-    cgan_fashion.train(g_model, d_model, gan_model, dataset,
-                       settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
-                                   "--ema-decay", 0, "--out", tmp_path))
+    settings = settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
+                           "--ema-decay", 0, "--out", tmp_path, "--data-dir", tiny_data)
+    g_model, d_model, gan_model, _ = cgan_fashion.define_models(settings)
+    cgan_fashion.train(g_model, d_model, gan_model, cgan_fashion.load_real_samples(settings), settings)
     for a, b in zip(generator_weights(tmp_path / "generator.h5"), g_model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_path):
-    dataset = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0])
-    d_model = gan_fashion.define_discriminator()
-    g_model = gan_fashion.define_generator(100)
-    gan_model = gan_fashion.define_gan(g_model, d_model)
+    """--eager, so that one update's loss can be made nan; the check itself reads the losses as
+    the compiled step leaves them (tests/test_step.py: the same values)."""
+    settings = settings_of(gan_fashion, "--eval-samples", 0, "--epochs", 3, "--batch-size", 8, "--steps-per-epoch", 2,
+                           "--eval-every", 1, "--out", tmp_path, "--data-dir", tiny_data, "--eager")
+    g_model, d_model, gan_model, _ = gan_fashion.define_models(settings)
     calls = []
     original = d_model.train_on_batch
 
@@ -121,9 +134,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_snapshot(tiny_data, tmp_pat
 
     d_model.train_on_batch = train_on_batch
     with pytest.raises(gf.UserError, match=r"loss d_fake became nan at epoch 2, step 2: training diverged"):
-        gan_fashion.train(g_model, d_model, gan_model, dataset,
-                          settings_of(gan_fashion, "--eval-samples", 0, "--epochs", 3, "--batch-size", 8, "--steps-per-epoch", 2,
-                                      "--eval-every", 1, "--out", tmp_path))
+        gan_fashion.train(g_model, d_model, gan_model, gan_fashion.load_real_samples(settings), settings)
     assert snapshots(tmp_path) == ["generator_e001.h5"]
     keras.models.load_model(tmp_path / "generator_e001.h5", compile=False)
     with np.load(tmp_path / "checkpoint.npz") as f:

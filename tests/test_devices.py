@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_cli as cli
-import gan_utils as gu
+from ganlib import cli, helpers as gu
 from conftest import run_script, settings_of
 
 # Two devices sum each gradient in two halves and add them: float32 rounding in another order
@@ -78,13 +77,10 @@ def mixed_float16():
 
 @pytest.mark.slow
 def test_mixed_precision_scales_both_losses_and_keeps_outputs_float32(mixed_float16, tiny_data, tmp_path):
-    dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
-    d_model = cgan_fashion.define_discriminator()
-    g_model = cgan_fashion.define_generator(cgan_fashion.LATENT_DIM)
-    gan_model = cgan_fashion.define_gan(g_model, d_model)
-    cgan_fashion.train(g_model, d_model, gan_model, dataset,
-                       settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
-                                   "--out", tmp_path))
+    settings = settings_of(cgan_fashion, "--eval-samples", 0, "--epochs", 1, "--batch-size", 8, "--steps-per-epoch", 2,
+                           "--out", tmp_path, "--data-dir", tiny_data)
+    g_model, d_model, gan_model, _ = cgan_fashion.define_models(settings)
+    cgan_fashion.train(g_model, d_model, gan_model, cgan_fashion.load_real_samples(settings), settings)
     assert any(layer.compute_dtype == "float16" for layer in g_model.layers)
     assert g_model.output.dtype == d_model.output.dtype == "float32"
     for model in (d_model, gan_model):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_files import UserError, one_line
+from ganlib.files import UserError, one_line
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -31,9 +31,9 @@ class ArgumentParser(argparse.ArgumentParser):
     """--help opens with the first paragraph of the script's docstring `doc` and gives each flag's
     default; a mistyped flag gets one line, like every other bad input, instead of the usage text."""
 
-    def __init__(self, doc):
+    def __init__(self, doc, **kwargs):
         super().__init__(description=" ".join(doc.strip().split("\n\n")[0].split()),
-                         formatter_class=_DefaultsFormatter)
+                         formatter_class=_DefaultsFormatter, allow_abbrev=False, **kwargs)
 
     def error(self, message):
         self.exit(2, f"error: {message} (--help lists the flags)\n")
@@ -43,7 +43,9 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM stopped training after a checkpoint was written."""
 
 
-STOP = {"training": False, "requested": False}  # set by gan_checkpoint while a loop trains
+STOP = {"training": False, "requested": False}  # set by the checkpoint while a loop trains
+FAILURE_HANDLERS = []  # called with the one line when a run fails: the run marks run.json "failed"
+BATCH_FLAG = {"value": None}  # the run's --batch-size, named when a step runs out of memory
 
 
 def _request_stop(signum, frame):
@@ -69,9 +71,10 @@ def stop_requests_handled():
 
 
 MAX_SEED = 2**32 - 1  # NumPy's and Keras' seeds are 32-bit
+MAX_WHOLE = 2**31 - 1  # any count a flag takes: more epochs, steps or images than this is a typo
 
 
-def _whole_number(text, minimum, maximum=None):
+def _whole_number(text, minimum, maximum=MAX_WHOLE):
     try:
         value = int(text)
     except ValueError:
@@ -157,33 +160,60 @@ def check_folders(**flags):
         raise UserError(f"--data-dir {flags['data_dir']} does not exist")
 
 
+def out_of_memory(error):
+    """Whether an exception is a backend's out-of-memory error (TensorFlow's ResourceExhaustedError,
+    XLA's RESOURCE_EXHAUSTED, PyTorch's OutOfMemoryError, NumPy's MemoryError)."""
+    text = f"{type(error).__name__} {error}"
+    return isinstance(error, MemoryError) or any(
+        mark in text for mark in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory", "OOM "))
+
+
+def out_of_memory_line(error):
+    batch = BATCH_FLAG["value"]
+    advice = (f" at --batch-size {batch}: try --batch-size {max(1, batch // 2)}" if batch and batch > 1
+              else ": try a smaller --batch-size, or fewer --eval-samples")
+    return f"out of memory ({type(error).__name__}){advice}"
+
+
+def fail(line):
+    """One line on stderr, and the run (when one started) told it failed."""
+    print(f"error: {line}", file=sys.stderr)
+    for handler in FAILURE_HANDLERS:
+        handler(line)
+
+
 def run_main(main, argv=None):
-    """Run `main`: a UserError, or a file that cannot be read or written, becomes one line on
-    stderr and exit status 2; Ctrl-C and SIGTERM stop training after the current step, with a
-    checkpoint (exit status 130)."""
+    """Run `main`: a UserError, a file that cannot be read or written, or a step that runs out of
+    memory becomes one line on stderr and exit status 2; Ctrl-C and SIGTERM stop training after
+    the current step, with a checkpoint (exit status 130)."""
     started = time.time()
     try:
         with stop_requests_handled():
             main(argv)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        fail(str(error))
         exit_refused()
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or one_line(error)}", file=sys.stderr)
+        fail(f"{where}{error.strerror or one_line(error)}")
         exit_refused()
     except (Interrupted, KeyboardInterrupt) as stop:
         print(flush=True)  # ends the progress bar's line, so the message starts a line of its own
         print(stop if isinstance(stop, Interrupted) else f"interrupted after {time.time() - started:.0f} s",
               file=sys.stderr)
         sys.exit(130)
-    except Exception:
+    except Exception as error:
         stop_if_a_process_was_lost()
+        if out_of_memory(error):
+            fail(out_of_memory_line(error))
+            exit_refused()
+        for handler in FAILURE_HANDLERS:
+            handler(f"{type(error).__name__}: {one_line(error)[:300]}")
         raise
 
 
 def several_processes():
-    devices = sys.modules.get("gan_devices")  # loaded by every training script; this module loads no Keras
+    devices = sys.modules.get("ganlib.devices")  # loaded by every training script; this module loads no Keras
     return devices is not None and devices.processes()[1] > 1
 
 
@@ -203,7 +233,7 @@ def stop_if_a_process_was_lost():
     checkpoint in the output folder stays as it was; JAX's shutdown would wait for the lost one."""
     if not several_processes():
         return
-    devices = sys.modules["gan_devices"]
+    devices = sys.modules["ganlib.devices"]
     lost = devices.lost_processes()
     if not lost:
         return

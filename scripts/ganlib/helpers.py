@@ -1,24 +1,17 @@
-"""The tutorials' helpers: latent points, real samples, fakes in training mode, grids, saving and
-loading a generator with what it is, and the discriminator's freeze and unfreeze."""
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+"""The tutorials' helpers: latent points, real samples, fakes in training mode, the discriminator's
+freeze and unfreeze, a class grid, and saving and loading a generator with what it is."""
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import json
+import contextlib
 import shutil
 from pathlib import Path
 
-import h5py
 import keras
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from gan_files import UserError, arrays_digest, atomic_write, image_format  # noqa: E402
-
-GENERATOR_INFO_ATTR = "gan_generator_info"
-GRID_DPI = 100
+from ganlib.files import UserError, arrays_digest, atomic_write
+from ganlib.images import save_grid
+from ganlib.saved import read_generator_info, write_info
 
 
 def generate_real_samples(dataset, n_samples, real_target=1.0):
@@ -36,6 +29,22 @@ def generate_latent_points(latent_dim, n_samples, n_classes=None):
     if n_classes is None:
         return z_input
     return [z_input, np.random.randint(0, n_classes, n_samples)]
+
+
+@contextlib.contextmanager
+def numpy_random_state_kept():
+    """Measuring (and training a judge) draws random numbers; putting NumPy's state back keeps the
+    GAN's training exactly what it would be without measuring, cached judge or not."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def fake_targets(images, target_shape=(1,)):
+    """The discriminator's targets for fakes: zeros, one per image (a patch of them for Pix2Pix)."""
+    return np.zeros((images.shape[0], *target_shape), dtype="float32")
 
 
 class _InTrainingMode(keras.layers.Layer):
@@ -57,9 +66,6 @@ def in_training_mode(g_model):
     inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype) for t in g_model.inputs]
     outputs = _InTrainingMode(g_model)(inputs if len(inputs) > 1 else inputs[0])
     return keras.Model(inputs, outputs, name=f"{g_model.name}_in_training_mode")
-
-
-BATCHNORM_CHOICES = ["batch-statistics", "trainable", "frozen"]
 
 
 def _batchnorm_scale_and_shift(layer):
@@ -96,54 +102,12 @@ def freeze_discriminator(d_model, batchnorm="frozen"):
                 variable.trainable = False
 
 
-def tile(images, n_cols, gap=0, background=1.0):
-    """Images (N, H, W, C) as one picture, n_cols to a row, `gap` pixels of `background` between them."""
-    n, height, width, channels = images.shape
-    n_rows = -(-n // n_cols)
-    picture = np.full((n_rows * (height + gap) - gap, n_cols * (width + gap) - gap, channels), background,
-                      images.dtype)
-    for k, image in enumerate(images):
-        row, col = divmod(k, n_cols)
-        picture[row * (height + gap):row * (height + gap) + height, col * (width + gap):col * (width + gap) + width] = image
-    return picture
-
-
-def save_grid(images, path, n_cols, col_titles=None, title=None):
-    """Images in [-1, 1] as a grid: grey reversed (as the tutorials draw them) or colour; PNG or JPEG
-    by the path's suffix. Drawn as one picture, so a 100x100 grid takes seconds, not minutes."""
-    images = np.clip((np.asarray(images, "float32") + 1) / 2, 0, 1)
-    grey = images.shape[-1] == 1
-    n_rows, (height, width) = -(-len(images) // n_cols), images.shape[1:3]
-    gap = max(1, height // 10)
-    picture = tile(images, n_cols, gap, background=0.0 if grey else 1.0)
-    cell = max(height / GRID_DPI, min(1.0, 28 / max(n_rows, n_cols)))  # inches a cell: 1 for small grids
-    header = 0.3 * bool(col_titles) + 0.4 * bool(title)
-    fig = plt.figure(figsize=(n_cols * cell, n_rows * cell + header), dpi=GRID_DPI)
-    ax = fig.add_axes((0, 0, 1, n_rows * cell / (n_rows * cell + header)))
-    ax.imshow(picture[..., 0] if grey else picture, cmap="gray_r" if grey else None, vmin=0, vmax=1,
-              interpolation="nearest", aspect="auto")
-    ax.axis("off")
-    for k, label in enumerate(col_titles or []):
-        ax.text(k * (width + gap) + width / 2, -gap, label, ha="center", va="bottom", fontsize=8)
-    if title:
-        fig.suptitle(title, y=1 - 0.1 / (n_rows * cell + header))
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=image_format(path)))
-    plt.close(fig)
-
-
 def save_class_grid(g_model, latent_dim, class_names, path, title, n_rows=10):
     """A conditional generator's grid: one class per column, `n_rows` random latent points each."""
     n_classes = len(class_names)
     z_input = generate_latent_points(latent_dim, n_rows * n_classes)
     images = g_model.predict_on_batch([z_input, np.tile(np.arange(n_classes), n_rows)])
     save_grid(images, path, n_classes, col_titles=class_names if n_classes <= 10 else None, title=title)
-
-
-def save_image(image, path):
-    """One image in [-1, 1] as a PNG (or JPEG, by the suffix) of its own size."""
-    pixels = np.clip((np.asarray(image) + 1) * 127.5, 0, 255).round().astype(np.uint8)
-    picture = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
-    atomic_write(path, lambda tmp: picture.save(tmp, image_format(path).upper()))
 
 
 def save_generator(g_model, path, **info):
@@ -154,26 +118,10 @@ def save_generator(g_model, path, **info):
 
     def write(tmp):
         g_model.save(tmp, include_optimizer=False)
-        with h5py.File(tmp, "a") as f:
-            f.attrs[GENERATOR_INFO_ATTR] = json.dumps(info)
+        write_info(tmp, info)
 
     atomic_write(path, write)
     return info
-
-
-def read_generator_info(path):
-    """The info `save_generator` stored, or a UserError saying why the file is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no such file: {path}")
-    try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get(GENERATOR_INFO_ATTR)
-    except OSError:
-        raise UserError(f"{path} is not an .h5 model file")
-    if raw is None:
-        raise UserError(f"{path} is not a generator saved by these scripts (no generator info inside)")
-    return json.loads(raw)
 
 
 def load_generator(path, verify=True):
@@ -204,5 +152,3 @@ def plot_architectures(out_dir, *models):
         atomic_write(Path(out_dir) / f"{model.name}_plot.png",
                      lambda tmp, model=model: keras.utils.plot_model(model, to_file=tmp, show_shapes=True,
                                                                      show_layer_names=True))
-
-

@@ -16,10 +16,8 @@ import pytest
 
 import cgan_fashion
 import datafiles
-import gan_cli as cli
-import gan_data as gd
-import gan_judges as gj
-import gan_utils as gu
+from ganlib import cli, data as gd, helpers as gu, judges as gj
+from ganlib.saved import read_generator_info
 from conftest import REPO
 
 SHIPPED = ["fashion_mnist", "mnist"]
@@ -33,7 +31,7 @@ def test_each_shipped_judge_loads_matches_its_checksum_and_records_how_it_was_ma
     path = gj.SHIPPED_JUDGES_DIR / record["file"]
     assert gj.sha256(path) == record["sha256"]
     judge, info = gj.load_shipped_judge(dataset)
-    saved = gu.read_generator_info(path)
+    saved = read_generator_info(path)
     assert saved["fingerprint"] == record["fingerprint"] and saved["test_accuracy"] == record["test_accuracy"]
     assert record["fingerprint"].startswith("60000:") and record["test_images"] == 10000
     assert record["command"].startswith("python scripts/train_judges.py") and dataset in record["command"]
@@ -111,7 +109,7 @@ def test_the_expected_time_comes_from_the_measured_step_time():
 JUDGE_IN_A_PROCESS = """
 import sys
 sys.path.insert(0, "scripts")
-import gan_cli as cli, gan_data as gd, gan_judges as gj
+from ganlib import cli, data as gd, judges as gj
 splits = [gd.load_dataset("emnist", sys.argv[1], split) for split in ("train", "test")]
 cli.run_main(lambda argv: gj.load_judge("emnist", sys.argv[2], *splits))
 """

@@ -7,9 +7,7 @@ from scipy.ndimage import gaussian_filter
 
 import cgan_fashion
 import datafiles
-import gan_cli as cli
-import gan_data as gd
-import gan_metrics as gm
+from ganlib import cli, data as gd, measures, metrics
 
 
 @pytest.fixture(scope="module")
@@ -18,16 +16,16 @@ def features():
 
 
 def test_fid_and_kid_of_a_set_against_itself_are_about_zero(features):
-    assert abs(gm.frechet_distance(features, features)) < 1e-9
-    self_kid = gm.kernel_distance(features, features, subsets=20, subset_size=500)
-    shifted_kid = gm.kernel_distance(features, features + 0.3, subsets=20, subset_size=500)
+    assert abs(measures.frechet_distance(features, features)) < 1e-9
+    self_kid = measures.kernel_distance(features, features, subsets=20, subset_size=500)
+    shifted_kid = measures.kernel_distance(features, features + 0.3, subsets=20, subset_size=500)
     assert abs(self_kid) < shifted_kid / 10  # subsets are drawn at random: near 0, not exactly
 
 
 def test_fid_of_a_shift_is_the_squared_shift_and_both_grow_with_it(features):
     shifts = [0.1, 0.3, 1.0]
-    fids = [gm.frechet_distance(features, features + s) for s in shifts]
-    kids = [gm.kernel_distance(features, features + s, subsets=20, subset_size=500) for s in shifts]
+    fids = [measures.frechet_distance(features, features + s) for s in shifts]
+    kids = [measures.kernel_distance(features, features + s, subsets=20, subset_size=500) for s in shifts]
     np.testing.assert_allclose(fids, [16 * s ** 2 for s in shifts], rtol=1e-6)
     assert kids[0] < kids[1] < kids[2]
 
@@ -41,29 +39,29 @@ def test_fid_and_kid_grow_as_images_are_blurred():
 
     reference = pixel_features(images)
     blurred = [pixel_features(gaussian_filter(images, sigma=(0, s, s, 0))) for s in (0.5, 1.0, 2.0)]
-    fids = [gm.frechet_distance(reference, b) for b in blurred]
-    kids = [gm.kernel_distance(reference, b, subsets=10, subset_size=300) for b in blurred]
+    fids = [measures.frechet_distance(reference, b) for b in blurred]
+    kids = [measures.kernel_distance(reference, b, subsets=10, subset_size=300) for b in blurred]
     assert 0 < fids[0] < fids[1] < fids[2]
     assert kids[0] < kids[1] < kids[2]
 
 
 def test_class_agreement_is_one_when_every_class_is_recognised_and_zero_when_permuted():
     wanted = np.arange(100) % 10
-    overall, per_class = gm.class_agreement(wanted, wanted, 10)
+    overall, per_class = measures.class_agreement(wanted, wanted, 10)
     assert overall == 1.0 and per_class == [1.0] * 10
-    overall, per_class = gm.class_agreement((wanted + 1) % 10, wanted, 10)
+    overall, per_class = measures.class_agreement((wanted + 1) % 10, wanted, 10)
     assert overall == 0.0 and per_class == [0.0] * 10
-    overall, _ = gm.class_agreement(np.where(wanted < 3, wanted, 0), wanted, 10)
+    overall, _ = measures.class_agreement(np.where(wanted < 3, wanted, 0), wanted, 10)
     assert overall == pytest.approx(0.3)
 
 
 def test_code_matching_recovers_a_permutation_and_finds_nothing_in_noise():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 10, 1000)
-    assert gm.code_accuracy(codes, rng.permutation(10)[codes], 10, 10) == 1.0
-    assert gm.code_accuracy(codes, rng.integers(0, 10, 1000), 10, 10) < 0.2
+    assert measures.code_accuracy(codes, rng.permutation(10)[codes], 10, 10) == 1.0
+    assert measures.code_accuracy(codes, rng.integers(0, 10, 1000), 10, 10) < 0.2
     half_right = np.where(np.arange(1000) % 2 == 0, (codes + 3) % 10, rng.integers(0, 10, 1000))
-    assert 0.5 <= gm.code_accuracy(codes, half_right, 10, 10) < 0.6
+    assert 0.5 <= measures.code_accuracy(codes, half_right, 10, 10) < 0.6
 
 
 class StubQ:
@@ -79,36 +77,38 @@ class StubQ:
 def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 10, 500)
-    images = np.zeros((500, 28, 28, 1))
-    assert gm.q_accuracy(StubQ(labels, rng.permutation(10)), images, labels, 10) == 1.0
+    images = np.zeros((500, 28, 28, 1), "uint8")
+    info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
+    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, None, (images, labels)))
+    assert q_on_test(StubQ(labels, rng.permutation(10)))["q_accuracy"] == 1.0
     merged = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4])  # 9s read as 4s, as InfoGAN runs do
-    assert gm.q_accuracy(StubQ(labels, merged), images, labels, 10) == pytest.approx(np.mean(labels != 9))
+    assert q_on_test(StubQ(labels, merged))["q_accuracy"] == pytest.approx(np.mean(labels != 9))
 
 
 def test_class_coverage_is_zero_for_even_classes_and_log_k_for_one_class():
     even = np.repeat(np.arange(10), 7)
-    assert gm.class_coverage(even, 10)[0] == pytest.approx(0)
-    assert gm.class_coverage(np.full(70, 3), 10)[0] == pytest.approx(np.log(10))
-    kl, shares = gm.class_coverage(np.array([0, 0, 1, 1]), 10)  # two classes of ten, half each
+    assert measures.class_coverage(even, 10)[0] == pytest.approx(0)
+    assert measures.class_coverage(np.full(70, 3), 10)[0] == pytest.approx(np.log(10))
+    kl, shares = measures.class_coverage(np.array([0, 0, 1, 1]), 10)  # two classes of ten, half each
     assert kl == pytest.approx(np.log(5)) and shares.tolist() == [0.5, 0.5] + [0.0] * 8
 
 
 def test_code_digits_names_each_code_values_classes():
-    counts = gm.code_counts([0, 0, 0, 0, 1, 1], [4, 4, 4, 9, 7, 7], 2, 10)
-    assert gm.code_digits(counts, [str(d) for d in range(10)]) == ["code 0: 4 75%, 9 25%", "code 1: 7 100%"]
+    counts = measures.code_counts([0, 0, 0, 0, 1, 1], [4, 4, 4, 9, 7, 7], 2, 10)
+    assert measures.code_digits(counts, [str(d) for d in range(10)]) == ["code 0: 4 75%, 9 25%", "code 1: 7 100%"]
 
 
 def test_l1_psnr_and_ssim_on_known_images():
     images = np.random.default_rng(2).uniform(-1, 1, (4, 32, 32, 3))
-    assert gm.mean_l1(images, images) == 0
-    assert gm.mean_psnr(images, images) == gm.PSNR_CAP  # identical: capped, not infinite
-    assert gm.mean_ssim(images, images) == pytest.approx(1.0)
+    assert measures.mean_l1(images, images) == 0
+    assert measures.mean_psnr(images, images) == measures.PSNR_CAP  # identical: capped, not infinite
+    assert measures.mean_ssim(images, images) == pytest.approx(1.0)
     shifted = images + 0.2  # 0.1 on [0, 1]: MSE 0.01, so exactly 20 dB
-    assert gm.mean_l1(shifted, images) == pytest.approx(0.2)
-    assert gm.mean_psnr(shifted, images) == pytest.approx(20.0)
+    assert measures.mean_l1(shifted, images) == pytest.approx(0.2)
+    assert measures.mean_psnr(shifted, images) == pytest.approx(20.0)
     noisy = [images + np.random.default_rng(3).normal(0, s, images.shape) for s in (0.05, 0.2)]
-    assert 1 > gm.mean_ssim(noisy[0], images) > gm.mean_ssim(noisy[1], images)
-    assert gm.mean_psnr(noisy[0], images) > gm.mean_psnr(noisy[1], images)
+    assert 1 > measures.mean_ssim(noisy[0], images) > measures.mean_ssim(noisy[1], images)
+    assert measures.mean_psnr(noisy[0], images) > measures.mean_psnr(noisy[1], images)
 
 
 def run_cgan(tiny_data, out, *flags):

@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-import gan_checkpoint
-import gan_cli as cli
-import gan_run as gr
-import gan_utils as gu
+from ganlib import checkpoint as gan_checkpoint, cli, run as gr
+from ganlib.saved import read_generator_info
 import switchcheck
-from conftest import REPO, SMALL_EVAL, run_script, settings_of
+from conftest import REPO, SMALL_EVAL, run_script, settings_of, snapshots
 
 
 def start_script(args):
@@ -37,10 +35,6 @@ def wait_for(path, process, timeout=240):
 def epochs_and_steps(out):
     with open(out / "losses.csv") as f:
         return [(r["epoch"], r["step"]) for r in csv.DictReader(f)]
-
-
-def snapshots(out):
-    return sorted(p.name for p in out.glob("generator_e*.h5"))
 
 
 @pytest.mark.slow
@@ -63,7 +57,7 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp
     assert epochs_and_steps(out) == epochs_and_steps(tmp_path / "whole")
     assert snapshots(out) == snapshots(tmp_path / "whole") == ["generator_e001.h5", "generator_e002.h5",
                                                                "generator_e003.h5"]
-    assert gu.read_generator_info(out / "generator.h5")["epoch"] == 3
+    assert read_generator_info(out / "generator.h5")["epoch"] == 3
     # generator.h5 is the averaged generator: the same only if the checkpoint carried the average
     whole_weights = keras.models.load_model(tmp_path / "whole" / "generator.h5", compile=False).get_weights()
     resumed_weights = keras.models.load_model(out / "generator.h5", compile=False).get_weights()
@@ -78,13 +72,12 @@ def test_resume_restores_the_optimizers_state(tiny_data, tmp_path):
     out = tmp_path / "run"  # where run_and_record trains
     with np.load(out / "checkpoint.npz") as f:
         saved = {key: f[key] for key in f.files}
-    dataset, class_names = cgan_fashion.load_real_samples(data_dir=tiny_data)
-    d_model = cgan_fashion.define_discriminator(n_classes=10)
-    g_model = cgan_fashion.define_generator(100, 10)
-    gan_model = cgan_fashion.define_gan(g_model, d_model)
-    run = gr.Run(settings_of(cgan_fashion, "--eval-samples", 0, "--out", out, "--batch-size", 8, "--resume"), g_model, d_model, gan_model,
-                 loss_names=["d_real", "d_fake", "g"], n_images=len(dataset[0]),
-                 generator_info=dict(kind="cgan", dataset="fashion_mnist"))
+    settings = settings_of(cgan_fashion, "--eval-samples", 0, "--out", out, "--batch-size", 8, "--resume",
+                           "--data-dir", tiny_data)
+    g_model, d_model, gan_model, _ = cgan_fashion.define_models(settings)
+    run = gr.Run(settings, g_model, d_model, gan_model, loss_names=["d_real", "d_fake", "g"],
+                 n_images=len(cgan_fashion.load_real_samples(settings)[0]),
+                 generator_info=cgan_fashion.generator_info(settings))
     checkpoint, log = run.checkpoint, run.log
     assert (checkpoint.epoch, checkpoint.step) == (1, 0) and len(log.rows) == 2
     assert int(d_model.optimizer.iterations.numpy()) == 4  # two steps, two discriminator updates each
@@ -107,10 +100,12 @@ def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tm
 
 
 @pytest.mark.parametrize("script,first,then,message", [
-    ("cgan_fashion", [], ["--dataset", "mnist"], "the checkpoint was made with dataset=fashion_mnist, this run has dataset=mnist"),
-    ("infogan_mnist", ["--n-cont", "0"], [], "the checkpoint was made with n_cont=0, this run has n_cont=2"),
+    ("cgan_fashion", [], ["--dataset", "mnist"],
+     "the checkpoint was made with --dataset fashion_mnist, this run has --dataset mnist"),
+    ("cgan_fashion", [], ["--batch-size", "16"], "the checkpoint was made with --batch-size 8, this run has --batch-size 16"),
+    ("infogan_mnist", ["--n-cont", "0"], [], "the checkpoint was made with --n-cont 0, this run has --n-cont 2"),
     ("infogan_mnist", [], ["--update-rule", "tutorial"],
-     "the checkpoint was made with update_rule=reference, this run has update_rule=tutorial"),
+     "the checkpoint was made with --update-rule reference, this run has --update-rule tutorial"),
 ])
 @pytest.mark.slow
 def test_resuming_with_other_model_settings_is_refused(script, first, then, message, tiny_data, tmp_path, capsys):

@@ -10,15 +10,14 @@ sampling run outside it, on whole batches of any size (`splitting_batches`). Ten
 refused above one device. Under mixed precision each model's last layer computes in float32
 (`dtype="float32"` in the scripts), and `compile()` wraps both optimizers in loss scaling.
 
-Several processes (JAX; joined in gan_backend.py): `DataParallel` spans every process's devices.
+Several processes (JAX; joined in backend.py): `DataParallel` spans every process's devices.
 Every process draws the same whole batch (one seed, one random state) and feeds train_on_batch
 its own share of the rows (`feed_own_rows`), from which Keras assembles the global batch: P
 processes of D devices compute what one process of P x D devices computes. They agree on the
 settings at the start (`agree_on_settings`) and on Ctrl-C after every step (`any_process`).
 """
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
-import argparse
 import contextlib
 import json
 import time
@@ -26,33 +25,10 @@ import time
 import keras
 import numpy as np
 
-from gan_files import UserError
+from ganlib.files import UserError
 
-PRECISIONS = ["float16", "bfloat16"]  # Keras' mixed_float16 and mixed_bfloat16 policies
 ROLL_CALL_SECONDS = 20  # after a failed step, how long the processes still running wait for each other
 NOT_COMPARED = {"data_dir", "judge_dir"}  # settings that may differ between processes: where each finds files
-
-
-def devices_flag(text):
-    """--devices: a positive count, or "all"."""
-    if text == "all":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of devices nor 'all'")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
-def add_flags(parser):
-    parser.add_argument("--devices", type=devices_flag, default=None,
-                        help="devices to train on, data-parallel (a number, or all): JAX backend only; "
-                             "the batch is split between them (default: 1; all in a run of several processes)")
-    parser.add_argument("--mixed-precision", nargs="?", const="float16", choices=PRECISIONS, default=None,
-                        help="compute in float16 (or bfloat16: TPUs) with float32 weights and loss scaling; "
-                             "for GPUs: refused on a CPU, where it is about 10x slower")
 
 
 def has_accelerator():
@@ -65,7 +41,7 @@ def use_precision(precision, cpu_allowed=False):
         return "float32"
     if not cpu_allowed and not has_accelerator():
         raise UserError(f"--mixed-precision: this machine has no GPU or TPU, and on a CPU {precision} trains about "
-                        "10x slower than float32 (README, \"Scaling out\"); leave it off here")
+                        "10x slower than float32 (docs/scaling.md); leave it off here")
     keras.mixed_precision.set_global_policy(f"mixed_{precision}")
     return f"mixed_{precision}"
 
@@ -100,7 +76,7 @@ def check_devices(requested):
     return count
 
 
-def use_devices(requested, batch_size, split=2):
+def use_devices(requested, batch_size, split=2, flag="--batch-size"):
     """Data parallel on `requested` devices (a number or "all") for the models built from now on;
     1 leaves Keras alone. Each discriminator update takes 1/`split` of a batch (2: the real and
     the fake halves; Pix2Pix 1), and every device must get the same share of it."""
@@ -109,7 +85,7 @@ def use_devices(requested, batch_size, split=2):
         return
     if batch_size % (split * count):
         half = "half a batch" if split == 2 else "a batch"
-        raise UserError(f"--batch-size {batch_size} does not split over {count} devices: each discriminator update "
+        raise UserError(f"{flag} {batch_size} does not split over {count} devices: each discriminator update "
                         f"takes {half}, so use a multiple of {split * count}")
     devices = keras.distribution.list_devices()[:count]
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))

@@ -1,11 +1,11 @@
 """Judges: a small classifier CNN per dataset. Its penultimate layer (128 units) is the feature
-space of FID and KID (gan_metrics.py); its classes tell which class or digit a generated image
+space of FID and KID (metrics.py); its classes tell which class or digit a generated image
 shows. Fashion-MNIST's and MNIST's ship with the project in judges/ (made by train_judges.py,
 checked against the SHA-256 in judges/judges.json whenever loaded), so every machine measures
 with the same yardstick. Any other dataset's judge is trained on its real training split on first
 use and cached under Keras' home (KERAS_HOME or ~/.keras) in judges/, keyed by a checksum of the
 images it learnt from."""
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import contextlib
 import hashlib
@@ -20,9 +20,9 @@ import keras
 import numpy as np
 from keras import layers
 
-import gan_data as gd
-import gan_utils as gu
-from gan_files import REPO_DIR, UserError, write_text
+from ganlib import data as gd
+from ganlib import helpers as gu
+from ganlib.files import REPO_DIR, UserError, write_text
 
 try:
     import fcntl  # POSIX: a lock that two runs training the same judge wait on
@@ -99,6 +99,11 @@ def load_shipped_judge(dataset, judges_dir=None):
     record = shipped_judges(judges_dir).get(dataset)
     if record is None:
         return None
+    index = Path(judges_dir or SHIPPED_JUDGES_DIR) / SHIPPED_INDEX
+    for field, kind in (("file", str), ("sha256", str), ("test_accuracy", (int, float)), ("test_images", int)):
+        if not isinstance(record, dict) or not isinstance(record.get(field), kind):
+            raise UserError(f"{index}: the {dataset} entry has no valid '{field}'; restore it with "
+                            f"git checkout -- {index}")
     path = Path(judges_dir or SHIPPED_JUDGES_DIR) / record["file"]
     if not path.is_file():
         raise UserError(f"the shipped {dataset} judge {path} is missing; restore it with git checkout -- {path}")
@@ -198,9 +203,9 @@ def features_and_classes(judge):
     return keras.Model(judge.inputs, [judge.get_layer("features").output, judge.output])
 
 
-def judge_outputs(judge_model, images):
+def judge_outputs(judge_model, images, verbose=0):
     """(features, predicted classes) of images in [-1, 1]."""
-    features, probabilities = judge_model.predict(np.asarray(images, "float32"), batch_size=500, verbose=0)
+    features, probabilities = judge_model.predict(np.asarray(images, "float32"), batch_size=500, verbose=verbose)
     return features, np.argmax(probabilities, axis=1)
 
 

@@ -1,5 +1,7 @@
 """Files a run writes, each under a temporary name renamed into place, so that a run killed at
-any moment leaves the previous file whole; and UserError, the problems a user sees as one line."""
+any moment leaves the previous file whole; and UserError, the problems a user sees as one line.
+
+Standard library and NumPy only: everything that answers before Keras loads uses it."""
 import csv
 import errno
 import hashlib
@@ -12,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 PARTIAL_PREFIX = ".partial-"  # atomic_write's temporary files
-WRITER = True  # False in every process of a run but process 0 (gan_backend.join_processes)
+WRITER = True  # False in every process of a run but process 0 (backend.join_processes)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
 class UserError(Exception):
-    """A problem the user can fix; `gan_run.run_main` prints it as one line and exits non-zero."""
+    """A problem the user can fix; `cli.run_main` prints it as one line and exits non-zero."""
 
 
 def one_line(error):
@@ -57,14 +59,18 @@ def atomic_write(path, write):
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as error:
-        raise UserError(f"cannot write {path}: {write_failure(path, error)}") from error
+        failure = error
+    else:
+        return
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+    raise UserError(f"cannot write {path}: {write_failure(path, failure)}") from failure
 
 
 def write_failure(path, error):
-    """Why a write failed, in a few words: the system's reason, and on a full disk the space left."""
+    """Why a write failed, in a few words: the system's reason, and on a full disk the space left
+    once the unfinished file is gone (measured after it was removed)."""
     if error.errno == errno.ENOSPC or "No space left" in str(error):
         try:
             free = shutil.disk_usage(Path(path).parent).free
@@ -85,6 +91,21 @@ def image_format(path):
     if suffix not in IMAGE_FORMATS:
         raise UserError(f"{path}: images are written as .png, .jpg or .jpeg, not {suffix or 'a name without one'}")
     return IMAGE_FORMATS[suffix]
+
+
+def own_folder(path):
+    """A folder the run writes into (progress/, tensorboard/), made when missing. A symbolic link
+    found there is replaced by a real folder, as atomic_write replaces a link at a file's place:
+    what it pointed to is left as it was, and nothing is written through it."""
+    path = Path(path)
+    if not WRITER:
+        return path
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists() and not path.is_dir():
+        raise UserError(f"{path} is a file where the run keeps a folder; move it away")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def remove_partial_files(folder):

@@ -1,6 +1,6 @@
 """checkpoint.npz and --resume, and stopping cleanly on Ctrl-C or SIGTERM: the step in hand is
 finished, a checkpoint written, and the run ends naming it."""
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import json
 import shutil
@@ -12,10 +12,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import gan_files
-from gan_cli import STOP, Interrupted
-from gan_files import UserError, arrays_digest, atomic_write, one_line
-from gan_utils import freeze_discriminator, unfreeze_discriminator
+from ganlib import files
+from ganlib.cli import STOP, Interrupted
+from ganlib.files import UserError, arrays_digest, atomic_write, one_line
+from ganlib.helpers import freeze_discriminator, unfreeze_discriminator
 
 # Checkpoints written before these settings took their constants' names still resume.
 RENAMED_SETTINGS = {"batch_size": "n_batch", "batchnorm": "batchnorm_in_composite"}
@@ -28,13 +28,14 @@ class Checkpoint:
     step to go on from, the time taken so far, and the settings a resumed run must share."""
 
     def __init__(self, out_dir, log, models, discriminators, gan_model, settings, resume=False, batchnorm="frozen",
-                 constants=None):
+                 constants=None, flag=lambda name: name):
         self.path = Path(out_dir) / "checkpoint.npz"
         self.log, self.models, self.settings, self.constants = log, models, dict(settings), dict(constants or {})
+        self.flag = flag
         self.discriminators = list(discriminators)
         self.optimizers = [m.optimizer for m in self.discriminators] + [gan_model.optimizer]
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
-        if gan_files.WRITER:
+        if files.WRITER:
             check_disk(out_dir, models)
         if resume:
             self._build_optimizers(gan_model, batchnorm)
@@ -83,8 +84,9 @@ class Checkpoint:
                             "choose another --out")
         for key in sorted(meta["settings"]):  # a setting newer than the checkpoint: it had the old default
             if meta["settings"].get(key) != self.settings.get(key):
-                raise UserError(f"cannot resume: the checkpoint was made with {key}={meta['settings'].get(key)}, "
-                                f"this run has {key}={self.settings.get(key)}")
+                flag = self.flag(key)
+                raise UserError(f"cannot resume: the checkpoint was made with {flag} {meta['settings'].get(key)}, "
+                                f"this run has {flag} {self.settings.get(key)}")
         edited = [f"{name} {recorded[name]!r} -> {value!r}" for name, value in self.constants.items()
                   if name in recorded and recorded[name] != value]
         if edited:
@@ -132,16 +134,6 @@ class Checkpoint:
             self.save(epoch + 1, 0)
         if epoch + 1 == n_epochs:
             STOP["training"] = False
-
-
-def saved_epoch(path):
-    """The epochs a checkpoint has finished, or None when it cannot be read (restoring it says why)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-        return meta["epoch"]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
-        return None
 
 
 def check_disk(out_dir, models):

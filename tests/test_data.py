@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import datafiles
-import gan_data as gd
-import gan_files as gf
+from ganlib import data as gd
+from ganlib import files as gf
 
 
 def test_fashion_mnist_idx_files_both_splits(tiny_data):

@@ -1,8 +1,6 @@
 """Datasets and their file layouts. Each is found in Keras' cache layout under --data-dir, data/,
 Keras' cache or /usr/share/datasets, in that order, and downloaded by Keras' own loader as a
-last resort."""
-import gan_backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
-
+last resort (the only use of Keras here, so that files are looked for before Keras loads)."""
 import gzip
 import io
 import os
@@ -13,12 +11,10 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import keras
 import numpy as np
-
 from PIL import Image, UnidentifiedImageError
 
-from gan_files import REPO_DIR, UserError, load_npz, one_line, save_npz
+from ganlib.files import REPO_DIR, UserError, load_npz, one_line, save_npz
 
 LOCAL_DATA_DIR = REPO_DIR / "data"
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
@@ -130,14 +126,14 @@ DATASETS = {
         title="Fashion-MNIST", classes=FASHION_CLASSES, shape=(28, 28, 1),
         layouts=lambda split: _idx_pair("fashion-mnist", "train" if split == "train" else "t10k"),
         read=lambda paths, split: _read_fashion_mnist(paths),
-        download=lambda: keras.datasets.fashion_mnist.load_data(),
+        download=lambda: _keras().datasets.fashion_mnist.load_data(),
         source="offline: `apt-get install dataset-fashion-mnist`, or put train-images-idx3-ubyte.gz and "
                "the three other .gz files from github.com/zalandoresearch/fashion-mnist in DIR/fashion-mnist/"),
     "mnist": dict(
         title="MNIST", classes=[str(d) for d in range(10)], shape=(28, 28, 1),
         layouts=lambda split: [["mnist.npz"]],
         read=_read_mnist_npz,
-        download=lambda: keras.datasets.mnist.load_data(),
+        download=lambda: _keras().datasets.mnist.load_data(),
         source="offline: copy mnist.npz from ~/.keras/datasets of a machine that has it into DIR/"),
     "emnist": dict(
         title="EMNIST-balanced", classes=EMNIST_BALANCED_CLASSES, shape=(28, 28, 1),
@@ -152,10 +148,16 @@ DATASETS = {
         title="CIFAR-10", classes=CIFAR10_CLASSES, shape=(32, 32, 3),
         layouts=_cifar_layouts,
         read=_read_cifar10,
-        download=lambda: keras.datasets.cifar10.load_data(),
+        download=lambda: _keras().datasets.cifar10.load_data(),
         source="offline: put cifar-10-python.tar.gz from www.cs.toronto.edu/~kriz/cifar.html, as it is or "
                "unpacked, in DIR/"),
 }
+
+
+def _keras():
+    import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+    import keras
+    return keras
 
 
 def keras_cache_dir():
@@ -178,8 +180,10 @@ def load_dataset(name, data_dir=None, split="train"):
         for layout in spec["layouts"](split):
             paths = [place / rel for rel in layout]
             if all(p.is_file() for p in paths):
+                if data_dir and place != places[0]:
+                    print(f"note: {spec['title']} ({split}) is not in --data-dir {data_dir}: using {paths[0].parent}")
                 images, labels = spec["read"](paths, split)
-                return _checked(name, images, labels, paths[0])
+                return _checked(name, images, labels, paths)
     problem = "it has no download"
     if spec["download"] is not None:
         try:
@@ -189,7 +193,7 @@ def load_dataset(name, data_dir=None, split="train"):
         else:
             images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
             images = images if images.ndim == 4 else images[..., None]
-            return _checked(name, images, labels, keras_cache_dir())
+            return _checked(name, images, labels, [keras_cache_dir()])
     raise UserError(f"{spec['title']} ({split}) not found in {', '.join(str(p) for p in places)}, and {problem}; "
                     f"{spec['source']}, then pass --data-dir DIR")
 
@@ -201,16 +205,18 @@ def download_failure(error):
     return text.rsplit(" -- ", 1)[-1]
 
 
-def _checked(name, images, labels, where):
+def _checked(name, images, labels, paths):
+    """The images and labels, checked; `paths`: the files they came from, images first (labels
+    last, where they have a file of their own)."""
     spec = DATASETS[name]
     labels = np.asarray(labels).reshape(-1).astype("int64")
     if images.shape[1:] != spec["shape"] or images.dtype != np.uint8:
-        raise UserError(f"{where}: {spec['title']} images should be uint8 of shape "
+        raise UserError(f"{paths[0]}: {spec['title']} images should be uint8 of shape "
                         f"{spec['shape']}, found {images.dtype} {images.shape[1:]}")
     if len(images) != len(labels) or len(images) == 0:
-        raise UserError(f"{where}: {len(images)} images but {len(labels)} labels")
+        raise UserError(f"{paths[-1]}: {len(images)} images but {len(labels)} labels")
     if labels.min() < 0 or labels.max() >= len(spec["classes"]):
-        raise UserError(f"{where}: labels should be 0-{len(spec['classes']) - 1}, "
+        raise UserError(f"{paths[-1]}: labels should be 0-{len(spec['classes']) - 1}, "
                         f"found {labels.min()}-{labels.max()}")
     return images, labels
 
@@ -251,7 +257,7 @@ def load_images(folder):
     """Every pair in one folder of the maps dataset, with a progress bar; unreadable files skipped."""
     files = sorted(p for p in Path(folder).iterdir() if p.is_file())
     sat_list, map_list, skipped = [], [], []
-    progbar = keras.utils.Progbar(len(files))
+    progbar = _keras().utils.Progbar(len(files))
     for k, path in enumerate(files):
         pair = load_pair(path)
         if pair is None:

@@ -1,0 +1,66 @@
+"""The averaged generator: an exponential moving average of a generator's weights (Yazici et al.
+2019, "The Unusual Effectiveness of Averaging in GAN Training"), cleaner samples at no training
+cost. The generator trains exactly as without it; the average follows it after each composite
+update, inside the compiled step (step.py), with a warm-up so that it does not drag the random
+first weights along."""
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+
+import keras
+
+from ganlib.helpers import numpy_random_state_kept
+
+EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
+BATCHNORM_BATCHES = 20  # batches that re-estimate the averaged generator's BatchNormalization statistics
+BATCHNORM_BATCH_SIZE = 256
+
+
+class AveragedGenerator:
+    """`model`: a copy of `g_model` whose weights follow its weights' moving average."""
+
+    def __init__(self, g_model, decay, batchnorm_inputs=None):
+        self.source, self.decay, self.batchnorm_inputs = g_model, decay, batchnorm_inputs
+        self.model = keras.models.clone_model(g_model)
+        self.model.set_weights(g_model.get_weights())
+        self.ready = False
+
+    def decay_at(self, updates):
+        """The decay after the generator's `updates`-th update (from 1): a number, or a tensor inside
+        the compiled step."""
+        return keras.ops.minimum(self.decay, updates / (EMA_WARMUP + updates - 1))
+
+    def pairs(self):
+        """(averaged weight, the generator's weight) for each trainable weight."""
+        return list(zip(self.model.trainable_variables, self.source.trainable_variables))
+
+    def update(self, updates):
+        """After the generator's `updates`-th update, one call per weight (the step's uncompiled path)."""
+        decay = self.decay_at(updates)
+        for average, weight in self.pairs():
+            average.assign(average * decay + weight * (1 - decay))
+        self.ready = False
+
+    def for_sampling(self):
+        """The averaged generator, with BatchNormalization statistics that fit its weights."""
+        if not self.ready:
+            for average, statistic in zip(self.model.non_trainable_weights, self.source.non_trainable_weights):
+                # a copy: on JAX, Keras' predict donates the buffers it is given, and one buffer
+                # behind two variables would be freed under the other
+                average.assign(keras.ops.convert_to_numpy(statistic))
+            if self.batchnorm_inputs is not None:
+                self._reestimate_batchnorm()
+            self.ready = True
+        return self.model
+
+    def _reestimate_batchnorm(self):
+        """The training generator's moving statistics describe other weights' activations. For a
+        generator sampled in inference mode, they are measured again on the averaged weights: the
+        mean over BATCHNORM_BATCHES batches (momentum k/(k+1) at batch k averages them equally)."""
+        norms = [layer for layer in self.model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+        momenta = [layer.momentum for layer in norms]
+        with numpy_random_state_kept():
+            for k in range(BATCHNORM_BATCHES):
+                for layer in norms:
+                    layer.momentum = k / (k + 1)
+                self.model(self.batchnorm_inputs(BATCHNORM_BATCH_SIZE), training=True)
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum

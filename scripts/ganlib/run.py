@@ -1,0 +1,260 @@
+"""A training run around the tutorial's loop (`Run`): its epochs and steps, the compiled step
+(step.py), the loss log and progress bar, the checkpoint (checkpoint.py), the averaged generator
+(average.py), the summaries and their measures (metrics.py), the report (report.py) and the
+TensorBoard events (tensorboard.py)."""
+import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ganlib import cli, files, folder, kinds, metrics, tensorboard
+from ganlib.average import AveragedGenerator
+from ganlib.checkpoint import Checkpoint
+from ganlib.cli import STOP, Interrupted, format_duration
+from ganlib.devices import (agree_on_settings, any_process, device_count, feed_own_rows, splitting_batches, use_devices,
+                            use_precision)
+from ganlib.files import UserError, remove_partial_files
+from ganlib.helpers import in_training_mode, save_generator
+from ganlib.losses import LossLog
+from ganlib.report import PROGRESS_DIR, read_run_info, update_run_info, write_progress_gif, write_report
+from ganlib.settings import default_out
+from ganlib.step import CompiledStep
+from ganlib.images import save_frame
+
+REFRESH_SECONDS = 60  # losses.csv, losses.png and the report are rewritten during an epoch this often,
+REFRESH_STEPS = 500  # or after this many steps, whichever comes first
+
+
+class Run:
+    """One training run. train() keeps the tutorial's loop: `compiled(train_step)` once, then
+    `epochs()` and `steps()` as its loops, `log_step(losses)` after each step and `summarize()` at
+    the end of each epoch; `finish()` saves generator.h5. `settings` (settings.py) hold the
+    script's constants and flags; `generator_info`: what the saved generators are (kinds.py),
+    given once; `companions`: {file stem: model} saved beside each generator (InfoGAN's Q);
+    `extra_models`: the other models the step trains or reads. EMA_DECAY 0 turns the averaged
+    generator off. The run keeps report.html, progress.gif and the TensorBoard events up to date."""
+
+    def __init__(self, settings, g_model, d_model, gan_model, *, loss_names, n_images, generator_info,
+                 extra_models=(), companions=None, batchnorm_inputs=None, pairs=None):
+        if settings.n_batch > n_images:
+            raise UserError(f"--batch-size {settings.n_batch} is larger than the dataset ({n_images} images)")
+        self.settings, self.g_model, self.n_images, self.pairs = settings, g_model, n_images, pairs
+        self.out_dir = settings.out = Path(settings.out) if settings.out else default_out(settings.script)
+        self.generator_info = dict(generator_info, image_shape=list(g_model.outputs[0].shape[1:]))
+        self.kind = kinds.KINDS[self.generator_info["kind"]]
+        self.companions = dict(companions or {})
+        if files.WRITER:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(self.out_dir)
+        self.events = tensorboard.Events(self.out_dir)
+        self.log = LossLog(self.out_dir, loss_names, self.events)
+        self.quality = metrics.QualityLog(self.out_dir, settings.eval_samples, settings.data_dir, pairs=pairs,
+                                          resume=settings.resume, judge_dir=settings.judge_dir)
+        self.quality.prepare(generator_info.get("dataset"))
+        self.average = AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs) if settings.ema_decay else None
+        models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
+        self.trainers = [d_model] + [m for m in extra_models if getattr(m, "optimizer", None) is not None] + [gan_model]
+        self.models = [g_model, d_model, gan_model, *extra_models]
+        feed_own_rows(self.trainers)
+        self.checkpoint = Checkpoint(self.out_dir, self.log, models, self.trainers[:-1], gan_model,
+                                     resume=settings.resume, batchnorm=getattr(settings, "batchnorm_in_composite", "frozen"),
+                                     settings=dict(settings.fixed_on_resume(), script=settings.script,
+                                                   dataset=generator_info.get("dataset"),
+                                                   precision=keras.mixed_precision.global_policy().name),
+                                     constants=settings.constants(), flag=settings.flag)
+        # Every variable so far (models, average, a resumed run's optimizers) was made under the
+        # run's distribution (devices.use_devices); from here it is in force only in steps().
+        self.distribution = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        self.step_function = None
+        self.epoch = self.step = self.steps_per_epoch = 0
+        self.n_epochs = settings.n_epochs
+        cli.FAILURE_HANDLERS[:] = [self._failed]
+        self._start_report()
+        self.events.start(settings, len(self.log.rows))
+
+    def compiled(self, train_step):
+        """The script's step function, run as one compiled program (step.py); call it with the
+        step's inputs."""
+        self.step_function = CompiledStep(train_step, self.trainers, self.models, self.average,
+                                          eager=self.settings.eager, distribution=self.distribution)
+        return lambda *inputs: self.step_function(*inputs, updates=len(self.log.rows) + len(self.log.pending) + 1)
+
+    def epochs(self):
+        """The epochs still to train (from 0) of N_EPOCHS; a checkpoint after every CHECKPOINT_EVERY."""
+        for self.epoch in range(self.checkpoint.epoch, self.n_epochs):
+            yield self.epoch
+            self.settle()
+            self.log.save()
+            self.checkpoint.epoch_done(self.epoch, self.n_epochs, self.settings.checkpoint_every)
+
+    def steps(self):
+        """This epoch's steps still to train (--steps-per-epoch, or one pass over the training
+        images), with a progress bar; on Ctrl-C a checkpoint after the step."""
+        n_steps = self.settings.steps_per_epoch or self.n_images // self.settings.n_batch
+        first = self.checkpoint.first_step(self.epoch)
+        if self.epoch == self.checkpoint.epoch:
+            self._header(n_steps)
+        self.steps_per_epoch = n_steps
+        self.log.start_epoch(self.epoch + 1, self.n_epochs, n_steps, first)
+        refreshed, refreshed_at = time.time(), first
+        with splitting_batches(self.distribution):
+            for self.step in range(first, n_steps):
+                yield self.step
+                STOP["requested"] = any_process(STOP["requested"])  # every process stops after the same step
+                if STOP["requested"]:
+                    self.settle()
+                    try:
+                        self.checkpoint.step_done(self.epoch, self.step)
+                    except Interrupted:
+                        self._report(state="interrupted", resume_command=cli.resume_command())
+                        raise
+                if self.log.due():
+                    self._flush()
+                if self.step + 1 < n_steps and (self.step + 1 - refreshed_at >= REFRESH_STEPS
+                                                or time.time() - refreshed > REFRESH_SECONDS):
+                    self._flush()
+                    self.log.save()
+                    self._report(state="running")
+                    refreshed, refreshed_at = time.time(), self.step + 1
+        self.settle()
+        if self.epoch == self.checkpoint.epoch and n_steps > first and self.epoch + 1 < self.n_epochs:
+            self._estimate(n_steps - first, n_steps)
+
+    def log_step(self, losses):
+        """A step's losses, kept on the device until the next refresh of the progress bar."""
+        self.log.add(self.epoch + 1, self.step + 1, losses)
+
+    def settle(self):
+        """Every step's losses read back and checked, and the Keras variables up to date: before
+        anything reads a weight or writes a file."""
+        self._flush()
+        if self.step_function is not None:
+            self.step_function.sync()
+
+    def _flush(self):
+        try:
+            self.log.flush()
+        except UserError as error:
+            cli.FAILURE_HANDLERS.clear()
+            self._report(state="diverged", message=str(error))
+            raise
+
+    def summary_due(self):
+        """Every EVAL_EVERY epochs, after the first (a first look within minutes) and the last."""
+        return (self.epoch == 0 or (self.epoch + 1) % self.settings.eval_every == 0
+                or self.epoch + 1 == self.n_epochs)
+
+    def sample_generator(self):
+        """The generator the grids, snapshots and metrics show: the average, when it is on."""
+        self.settle()
+        return self.average.for_sampling() if self.average else self.g_model
+
+    def summarize(self, summarize_performance, *args, **kwargs):
+        """At the end of an epoch, when a summary is due: the script's
+        `summarize_performance(epoch, g_model, *args, **kwargs)` (its grids), a generator snapshot
+        (generator_e010.h5), the metrics, the progress frame and animation, and the report."""
+        if not self.summary_due():
+            return
+        epoch, g_model = self.epoch + 1, self.sample_generator()
+        print(f"summary of epoch {epoch}: grids, snapshot{', measures' if self.settings.eval_samples else ''}",
+              flush=True)
+        summarize_performance(epoch, g_model, *args, **kwargs)
+        snapshot = self.save_generators(f"_e{epoch:03d}", epoch)
+        row = self.quality.record(epoch, g_model, self.generator_info, snapshot,
+                                  raw_model=self.g_model if self.average else None, companions=self.companions,
+                                  minutes=self.checkpoint.seconds() / 60)
+        self._draw_progress(g_model)
+        self.events.summary(len(self.log.rows), row, sorted(self.out_dir.glob(f"generated_*_e{epoch:03d}.png")))
+        self.log.save()
+        self._report(state="running")
+
+    def save_generators(self, suffix, epoch):
+        """generator<suffix>.h5 (the sample generator) and its companions; the generator's path."""
+        path = self.out_dir / f"generator{suffix}.h5"
+        save_generator(self.sample_generator(), path, **self.generator_info, epoch=epoch)
+        for stem, model in self.companions.items():
+            companion = dict(self.generator_info, kind=self.kind.companions[stem], epoch=epoch)
+            save_generator(model, self.out_dir / f"{stem}{suffix}.h5", **companion)
+        return path
+
+    def finish(self):
+        """The end of train(): generator.h5, the report, and Keras' distribution as it was found."""
+        self.save_generators("", self.n_epochs)
+        keras.distribution.set_distribution(self.distribution)
+        self._report(state="finished")
+        self.events.close()
+        cli.FAILURE_HANDLERS.clear()
+        print(f"generator saved to {self.out_dir / 'generator.h5'}; report: {self.out_dir / 'report.html'}")
+        self.quality.report()
+
+    def _failed(self, line):
+        self._report(state="failed", message=line)
+        self.events.close()
+
+    def _start_report(self):
+        if not files.WRITER:
+            return
+        earlier = read_run_info(self.out_dir) if self.settings.resume else {}
+        update_run_info(self.out_dir, script=self.settings.script, command=shlex.join(["python", *sys.argv]),
+                        started=earlier.get("started", time.strftime("%Y-%m-%d %H:%M:%S")),
+                        machine=f"{platform.machine()}, {os.cpu_count()} cores",
+                        backend=f"{keras.backend.backend()}, {device_count(self.distribution)} device(s), "
+                                f"{keras.mixed_precision.global_policy().name}",
+                        settings=self.settings.by_flag(), generator=self.generator_info,
+                        judge=self.quality.judge(), judge_accuracy=self.quality.judge_accuracy(), state="starting",
+                        message=None)
+
+    def _report(self, **fields):
+        """run.json and report.html brought up to date: process 0's, in a run of several."""
+        if not files.WRITER:
+            return
+        update_run_info(self.out_dir, seconds=self.checkpoint.seconds(), updated=time.strftime("%Y-%m-%d %H:%M:%S"),
+                        steps_total=self.steps_per_epoch * self.n_epochs, **fields)
+        write_report(self.out_dir)
+
+    def _draw_progress(self, g_model):
+        """The same inputs through the sample generator at every summary: a frame of progress.gif."""
+        model = in_training_mode(g_model) if self.kind.in_training_mode else g_model
+        images, n_cols = self.kind.progress(self.generator_info, lambda x: np.asarray(model.predict_on_batch(x)),
+                                            np.random.default_rng(0), self.pairs)
+        save_frame(images, n_cols, files.own_folder(self.out_dir / PROGRESS_DIR) / f"e{self.epoch + 1:03d}.png")
+        if files.WRITER:
+            write_progress_gif(self.out_dir)
+
+    def _header(self, n_steps):
+        dataset = self.generator_info.get("dataset")
+        dataset = f" on {dataset}" if dataset else ""
+        start = f", from epoch {self.epoch + 1} step {self.checkpoint.step + 1}" if self.epoch or self.checkpoint.step else ""
+        print(f"{self.settings.script}{dataset}: {self.n_images:,} training images, batch {self.settings.n_batch}, "
+              f"{n_steps} steps an epoch, {self.n_epochs} epochs{start}; writing to {self.out_dir}")
+
+    def _estimate(self, steps_timed, n_steps):
+        """After the first epoch of this session: the time the run will take at its step rate."""
+        seconds = (time.time() - self.checkpoint.started) / steps_timed
+        left = seconds * ((self.n_epochs - self.epoch - 1) * n_steps)
+        print(f"{seconds:.3g} s a step: about {format_duration(left)} more for the "
+              f"{self.n_epochs - self.epoch - 1} epochs left (summaries not counted)")
+
+
+def prepare_run(settings, out_name=None, batch_split=2):
+    """Before the models are built: in a run of several processes, the same settings everywhere;
+    the devices and precision they compute in, the seed, folders that are folders, and an output
+    folder that can be written (settings.out, default outputs/<out_name or script>/; in a run of
+    several processes, process 0's). `batch_split`: 2 where each discriminator update takes half a
+    batch, 1 where it takes a whole one (devices.use_devices)."""
+    agree_on_settings(settings)
+    cli.check_folders(data_dir=settings.data_dir, judge_dir=settings.judge_dir)
+    use_precision(settings.mixed_precision)
+    use_devices(settings.devices, settings.n_batch, batch_split, flag=settings.flag("n_batch"))
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)
+    settings.out = Path(settings.out) if settings.out else default_out(out_name or settings.script)
+    return folder.prepare(settings.out, resume=settings.resume, fresh=settings.fresh, epochs=settings.n_epochs)
