@@ -14,7 +14,10 @@ Writes to outputs/acgan_fashion/: at each summary a grid with one named class pe
 generator snapshot and the discriminator's class-head accuracy on the real test images
 (class_accuracy.csv); generator.h5 at the end, losses.csv with both heads' losses of every
 update (dr, df and g, as the tutorial prints them), and the files every run writes (README,
-"What a run writes"). How long and how good: docs/speed.md and docs/results.md.
+"What a run writes"). How long: docs/speed.md.
+
+How soon (docs/results.md, one run, seed 7): class agreement 41% after epoch 1 (chance is 10%),
+50% by epoch 4, 73% by epoch 10 and 86% by epoch 15, still climbing.
 
 What differs from the tutorial, and why:
 - Keras 3 reads `trainable` when it first traces a model's train function, not at compile, so

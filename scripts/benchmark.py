@@ -12,9 +12,10 @@ The tutorial's loop is ported with only what Keras 3 needs to run it correctly
 (`learning_rate=` and the trainable switch): `predict()` for the fake half, float64 latent
 points, a printed line per step. The script's loop is its own train(), its updates compiled as
 one step (ganlib/step.py). Both train the same architectures on random images of the dataset's
-shape and size (speed does not depend on what the pictures show), in alternating rounds after a
-warm-up round that is not counted; a round of the script's loop is an epoch of its train(), timed
-from its first step to the end of its last, losses read back and variables written.
+shape and size (speed does not depend on what the pictures show), in rounds after a warm-up
+round that is not counted: the tutorial's rounds, then the script's, each round of the
+script's an epoch of one call of its train(), timed from its first step to the end of its last,
+losses read back and variables written (the first epoch, which compiles, is the warm-up).
 
 The work of a step is counted from the models' layer shapes: 2 operations per multiply-add of
 every Dense, Conv2D and Conv2DTranspose (element-wise layers, a few percent, are left out); a
@@ -256,7 +257,7 @@ def step_flops(g_model, d_model, gan_model, n_batch, d_batch):
     composite update on n_batch, G's weights training and gradients passing through D."""
     g_flops, d_flops = model_flops(g_model), model_flops(d_model)
     d_in_gan = model_flops(gan_model) - g_flops
-    return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_flops) * n_batch
+    return 2 * 3 * d_flops * d_batch + g_flops * d_batch + (3 * g_flops + 2 * d_in_gan) * n_batch
 
 
 def matmul_rate(size=2048, dtype="float32", chain=4, repeats=3):
@@ -313,7 +314,7 @@ class Loops:
         self.tutorial_train, make_data, self.flags = BENCHMARKS[name]
         self.n_batch, self.n_steps, self.narrow = n_batch or self.script.N_BATCH, n_steps, narrow
         self.dataset = make_data()
-        self.settings = self._settings()
+        self.settings = self._settings(1)
         self.batch_split = batch_split(self.script)
         self.tutorial_models = self._models()
         self.out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
@@ -321,8 +322,8 @@ class Loops:
         d_batch = self.n_batch // self.batch_split
         self.flops = step_flops(g_model, d_model, gan_model, self.n_batch, d_batch)
 
-    def _settings(self, *flags):
-        return gs.parse_settings(vars(self.script), ["--epochs", "2", "--batch-size", str(self.n_batch),
+    def _settings(self, epochs, *flags):
+        return gs.parse_settings(vars(self.script), ["--epochs", str(epochs), "--batch-size", str(self.n_batch),
                                                      "--steps-per-epoch", str(self.n_steps), "--eval-samples", "0",
                                                      "--eval-every", "1000", "--checkpoint-every", "1000",
                                                      *self.flags, *flags])
@@ -331,37 +332,37 @@ class Loops:
         with narrow_convolutions() if self.narrow else contextlib.nullcontext():
             return self.script.define_models(self.settings)
 
-    def tutorial(self):
-        """Seconds a step of one round of the tutorial's loop (bare with --overhead: predict_on_batch)."""
+    def tutorial(self, rounds):
+        """Seconds a step of each round of the tutorial's loop after a warm-up round (bare with
+        --overhead: predict_on_batch)."""
         g_model, d_model, gan_model, _ = self.tutorial_models
         latent = (self.settings.latent_dim,) if hasattr(self.settings, "latent_dim") else ()
-        started = time.perf_counter()
-        with hidden_output():
-            self.tutorial_train(g_model, d_model, gan_model, self.dataset, self.n_steps, self.n_batch, *latent,
-                                predict=g_model.predict_on_batch if self.narrow else None)
-        return (time.perf_counter() - started) / self.n_steps
+        seconds = []
+        for _ in range(rounds + 1):
+            started = time.perf_counter()
+            with hidden_output():
+                self.tutorial_train(g_model, d_model, gan_model, self.dataset, self.n_steps, self.n_batch, *latent,
+                                    predict=g_model.predict_on_batch if self.narrow else None)
+            seconds.append((time.perf_counter() - started) / self.n_steps)
+        return seconds[1:]
 
-    def script_loop(self, *flags):
-        """Seconds a step of the script's own train() on new models: its second epoch, the first
-        (which compiles) being the warm-up."""
-        settings = self._settings("--out", str(self.out_dir / f"run{time.perf_counter_ns()}"), *flags)
+    def script_loop(self, rounds, *flags):
+        """Seconds a step of each epoch of the script's own train() after the first (which compiles),
+        an epoch being a round."""
+        settings = self._settings(rounds + 1, "--out", str(self.out_dir / f"run{time.perf_counter_ns()}"), *flags)
         g_model, d_model, gan_model, extras = self._models()
         with timed_epochs() as seconds, hidden_output():
             self.script.train(g_model, d_model, gan_model, self.dataset, settings, **extras)
-        return seconds[-1]
+        return seconds[1:]
 
 
 def benchmark(name, n_batch, n_steps, rounds, loops=("tutorial", "script"), narrow=False):
     """(batch, operations per step, {loop: mean seconds per step over the timed rounds}) for the
     loops asked for: "tutorial", "script" (compiled) and "eager" (the script's, --eager)."""
     bench = Loops(name, n_batch, n_steps, narrow)
-    runs = {"tutorial": bench.tutorial, "script": bench.script_loop, "eager": lambda: bench.script_loop("--eager")}
-    times = {label: [] for label in loops}
-    bench.tutorial() if "tutorial" in loops else None  # the tutorial's warm-up round
-    for _ in range(rounds):
-        for label in loops:
-            times[label].append(runs[label]())
-    return bench.n_batch, bench.flops, {label: float(np.mean(values)) for label, values in times.items()}
+    runs = {"tutorial": bench.tutorial, "script": bench.script_loop,
+            "eager": lambda rounds: bench.script_loop(rounds, "--eager")}
+    return bench.n_batch, bench.flops, {label: float(np.mean(runs[label](rounds))) for label in loops}
 
 
 def overhead(names, args):
@@ -480,7 +481,7 @@ def main(argv=None):
     print(machine_line())
     rate = matmul_rate(args.matmul_size, dtype)
     print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
-    print(f"{args.rounds} rounds of {args.steps} steps each, alternating, after one warm-up round\n")
+    print(f"{args.rounds} rounds of {args.steps} steps each, after one warm-up round\n")
     names = args.scripts or BENCHMARKS
     if args.overhead:
         return overhead(names, args)

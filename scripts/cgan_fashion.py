@@ -11,8 +11,9 @@ Run it:
 
 Writes to outputs/cgan_fashion/ (outputs/cgan_<dataset>/ for the others): a grid with one class
 per column and a generator snapshot at each summary, generator.h5 at the end, and the files
-every run writes (README, "What a run writes"). How long and how good: docs/speed.md and
-docs/results.md.
+every run writes (README, "What a run writes"). How long: docs/speed.md. How soon (docs/results.md,
+seed 7): class agreement 11% after epoch 1 (chance is 10%), 50% by epoch 4, 84% by 10, 90% by 20;
+at --batch-size 32, four times the updates an epoch, 46% after epoch 1 and 77% after 2.
 
 What differs from the tutorial, and why:
 - Keras 3 reads `trainable` when it first traces a model's train function, not at compile, so

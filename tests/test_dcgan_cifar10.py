@@ -83,12 +83,6 @@ def test_sample_refuses_labels_for_the_unconditional_dcgan(dcgan_generator, tmp_
     assert "--label is for cgan, acgan generators; this one is dcgan" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
-    pytest.importorskip("jax")
-    runchecks.check_jax_run("dcgan_cifar10", tiny_data, tmp_path)
-
-
 def test_the_discriminator_accuracies_are_its_hits_on_real_and_on_fake_images(tmp_path):
     """A discriminator that calls every image real: right on all real images, on no fakes."""
     says_real = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),

@@ -72,6 +72,9 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
 
 @pytest.mark.slow
 def test_evaluate_says_in_one_line_when_inception_weights_cannot_be_had(tiny_data, tmp_path, capsys, monkeypatch):
+    # No CIFAR-10 judge ships: this test's own, cached apart from the session's, trains for one epoch
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setitem(gj.JUDGE_EPOCHS, "cifar10", 1)
     cli.run_main(dcgan_cifar10.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path / "dcgan"), "--epochs", "1",
                                      "--steps-per-epoch", "1", "--batch-size", "8", "--eval-samples", "0"])
 

@@ -26,9 +26,3 @@ def test_the_tutorial_pattern_alone_would_not_train_the_discriminator(tiny_data,
 @pytest.mark.slow
 def test_short_run_writes_outputs_and_a_generator_that_reloads(tiny_data, tmp_path):
     runchecks.check_short_fashion_run(gan_fashion, tiny_data, tmp_path)
-
-
-@pytest.mark.slow
-def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
-    pytest.importorskip("jax")
-    runchecks.check_jax_run("gan_fashion", tiny_data, tmp_path)

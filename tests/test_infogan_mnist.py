@@ -9,7 +9,7 @@ import infogan_mnist
 import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns, run_script, save_untrained, settings_of
+from conftest import metrics_columns, save_untrained, settings_of
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
@@ -123,16 +123,3 @@ def test_sample_refuses_the_q_model(infogan_generator, tmp_path, capsys):
         cli.run_main(sample.main, [str(infogan_generator.with_name("q_model.h5")), "--out", str(tmp_path / "s.png")])
     assert stop.value.code == 2
     assert "is an infogan_q model, not a generator" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_jax_backend_runs_it(tiny_data, tmp_path):
-    pytest.importorskip("jax")
-    run = run_script(["scripts/infogan_mnist.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",
-                      "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "0", "--n-cont", "2"],
-                     backend="jax")
-    assert run.returncode == 0, run.stderr[-2000:]
-    info = read_generator_info(tmp_path / "generator.h5")
-    assert info["kind"] == "infogan"
-    rows = runchecks.read_losses(tmp_path)
-    assert len(rows) == 2 and all(np.isfinite(float(v)) for r in rows for k, v in r.items() if k not in ("epoch", "step"))

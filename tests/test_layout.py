@@ -5,7 +5,6 @@ deciding anything by a kind's or a script's name, and the six scripts' tutorial 
 import ast
 import importlib
 import inspect
-from pathlib import Path
 
 import pytest
 

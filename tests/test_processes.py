@@ -135,14 +135,27 @@ def started(index, port, script, flags):
                                KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(index)))
 
 
+def listening_addresses(port):
+    """The local addresses of the sockets listening on `port` (from /proc/net/tcp and tcp6)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.append(".".join(str(int(address[k:k + 2], 16)) for k in (6, 4, 2, 0)) if len(address) == 8
+                             else address)
+    return found
+
+
 @pytest.mark.slow
-def test_a_killed_process_stops_the_other_with_one_line(tiny_data, tmp_path):
+def test_a_killed_process_stops_the_other_with_one_line_and_the_coordinator_listened_on_loopback(tiny_data, tmp_path):
     pytest.importorskip("jax")
     port = free_port()
-    flags = ["--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1", *FLAGS, "--steps-per-epoch", "500"]
+    flags = ["--data-dir", tiny_data, "--out", tmp_path, *FLAGS[:-2], "--epochs", "100", "--steps-per-epoch", "3"]
     first, second = (started(index, port, "cgan_fashion", flags) for index in (0, 1))
-    first.wait_for("Epoch 1/1")
-    time.sleep(5)  # into the steps
+    first.wait_for(" s a step: about ")  # after its first epoch: training, both processes joined
+    assert listening_addresses(port) == ["127.0.0.1"]
     second.process.kill()
     killed_at = time.time()
     code, output = first.finish(timeout=150)
@@ -151,6 +164,15 @@ def test_a_killed_process_stops_the_other_with_one_line(tiny_data, tmp_path):
     assert code == 3 and errors == ["error: process 1 of 2 stopped (no answer); process 0 stops too. The last "
                                     "checkpoint is kept: start every process again with --resume"], output[-3000:]
     assert "Traceback" not in output
+
+
+def test_the_socket_check_sees_a_listener_on_every_interface():
+    """The check above can fail: a socket bound to all interfaces is seen as such."""
+    import socket
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        assert listening_addresses(listener.getsockname()[1]) == ["0.0.0.0"]
 
 
 @pytest.mark.slow

@@ -2,45 +2,35 @@
 own train_on_batch (--eager), from the same weights and batches, give the same losses and the
 same variables, on every backend; the losses stay on the device between refreshes; and the
 private Keras internals the step uses are still there."""
-import json
-
 import keras
 import numpy as np
 import pytest
 
 import cgan_fashion
-from ganlib import cli, losses, step
+from ganlib import cli, losses
 from conftest import run_script, settings_of
 
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
-CHECK = """
-import json, sys
-import numpy as np
-out = sys.argv[1]
-with np.load(out + "/checkpoint.npz") as f:
-    arrays = {k: f[k].tolist() for k in f.files if k.startswith("v")}
-print(json.dumps(dict(losses=np.loadtxt(out + "/losses.csv", delimiter=",", skiprows=1).tolist(), arrays=arrays)))
-"""
 
 
 def trained(tiny_data, out, script, backend, *flags):
     """(losses.csv rows, every variable of the checkpoint) of a short seeded run."""
     run = run_script([f"scripts/{script}.py", "--data-dir", tiny_data, "--out", out, "--epochs", "2",
-                      "--steps-per-epoch", "3", "--batch-size", "8", "--eval-samples", "0", "--seed", "4", *flags],
+                      "--steps-per-epoch", "2", "--batch-size", "8", "--eval-samples", "0", "--seed", "4", *flags],
                      backend=backend)
     assert run.returncode == 0, run.stderr[-2000:]
-    read = run_script(["-c", CHECK, out])
-    found = json.loads(read.stdout)
-    return np.array(found["losses"]), found["arrays"]
+    with np.load(out / "checkpoint.npz") as saved:
+        arrays = {key: saved[key] for key in saved.files if key.startswith("v")}
+    return np.loadtxt(out / "losses.csv", delimiter=",", skiprows=1), arrays
 
 
 def assert_same_training(compiled, eager):
     (losses_c, arrays_c), (losses_e, arrays_e) = compiled, eager
-    assert losses_c.shape == losses_e.shape == (6, losses_c.shape[1])  # every step's losses, once
+    assert losses_c.shape == losses_e.shape == (4, losses_c.shape[1])  # every step's losses, once
     np.testing.assert_allclose(losses_c, losses_e, **TOLERANCE)
     assert arrays_c.keys() == arrays_e.keys()
     for key in arrays_c:
-        np.testing.assert_allclose(np.asarray(arrays_c[key]), np.asarray(arrays_e[key]), **TOLERANCE, err_msg=key)
+        np.testing.assert_allclose(arrays_c[key], arrays_e[key], **TOLERANCE, err_msg=key)
 
 
 def test_the_compiled_step_trains_as_keras_own_calls_do(tiny_data, tmp_path):
@@ -77,16 +67,13 @@ def test_the_compiled_step_trains_as_keras_own_calls_do(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-@pytest.mark.parametrize("script,flags", [("cgan_fashion", []), ("acgan_fashion", []),
-                                          ("infogan_mnist", ["--n-cont", "2"]), ("pix2pix_maps", ["--batch-size", "1"])])
-def test_every_script_trains_the_same_compiled_and_eager_on_each_backend(script, flags, backend, tiny_data, tmp_path):
-    """Every variable (weights, moving statistics, optimizer state, the average) after 6 steps."""
-    pytest.importorskip({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
-    if script == "pix2pix_maps":
-        import datafiles
-        datafiles.write_maps_folder(tmp_path / "maps_data", broken=False)
-        tiny_data = tmp_path / "maps_data"
+@pytest.mark.parametrize("script,flags,backend", [("cgan_fashion", [], "jax"), ("cgan_fashion", [], "torch"),
+                                                  ("infogan_mnist", ["--n-cont", "2"], "jax")])
+def test_the_compiled_step_trains_the_same_on_the_other_backends(script, flags, backend, tiny_data, tmp_path):
+    """Every variable (weights, moving statistics, optimizer state, the average) after 4 steps over
+    two epochs. The conditional GAN on each backend (TensorFlow's in the test above), and InfoGAN,
+    whose step has the most parts (three updates, Q, its codes), on JAX, the backend for GPUs."""
+    pytest.importorskip(backend)
     compiled = trained(tiny_data, tmp_path / "compiled", script, backend, *flags)
     eager = trained(tiny_data, tmp_path / "eager", script, backend, *flags, "--eager")
     assert_same_training(compiled, eager)

@@ -194,6 +194,19 @@ class Run:
         cli.FAILURE_HANDLERS.clear()
         print(f"generator saved to {self.out_dir / 'generator.h5'}; report: {self.out_dir / 'report.html'}")
         self.quality.report()
+        self._say_if_at_chance()
+
+    def _say_if_at_chance(self):
+        """A short run whose figure is still about chance is told so, and where to read how soon it
+        leaves it, so that blobs are not taken for a failure."""
+        last = self.quality.rows[-1] if self.quality.rows else None
+        if last is None or self.kind.chance is None or self.kind.primary not in last:
+            return
+        chance = self.kind.chance(self.generator_info)
+        if last[self.kind.primary] < 2 * chance:
+            print(f"{self.kind.primary.replace('_', ' ')} {last[self.kind.primary]:.3f} is about chance ({chance:.2f}), "
+                  f"as expected after {len(self.log.rows):,} steps: the images are still blobs. How many epochs "
+                  f"{self.settings.script} takes to draw what is asked: its docstring, \"How soon\" (docs/results.md)")
 
     def _failed(self, line):
         self._report(state="failed", message=line)
