@@ -111,6 +111,7 @@ def test_short_run_writes_outputs(tiny_data, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_the_generator_draws_the_class_asked_for(tmp_path):
     """On data whose class is the row of a band, a judge trained on it reads 400 steps' generator
     as the class asked for far more often than the untrained generator (which gets chance, 10%),
@@ -154,6 +155,7 @@ def test_fakes_for_the_discriminator_come_from_the_generator_in_training_mode():
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_jax_backend_runs_it(tiny_data, tmp_path):
     pytest.importorskip("jax")
     run = run_script(["scripts/acgan_fashion.py", "--data-dir", tiny_data, "--out", tmp_path, "--epochs", "1",

@@ -59,6 +59,7 @@ def test_backend_given_too_late_is_refused(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_benchmark_devices_measures_one_and_two_simulated_devices():
     pytest.importorskip("jax")
     result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "8",

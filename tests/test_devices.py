@@ -26,6 +26,7 @@ def two_device_run(tiny_data, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.parametrize("script", ["cgan_fashion", "acgan_fashion"])
 def test_two_devices_give_one_devices_losses_and_keep_both_switches(two_device_run, script):
     found, _ = two_device_run
@@ -34,6 +35,7 @@ def test_two_devices_give_one_devices_losses_and_keep_both_switches(two_device_r
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_two_device_run_resumes_and_its_generator_samples_on_one_device(two_device_run):
     found, out = two_device_run
     assert found["first"] == [0, ""] and found["resumed"] == [0, ""]
@@ -46,6 +48,7 @@ def test_a_two_device_run_resumes_and_its_generator_samples_on_one_device(two_de
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_device_refusals_are_one_line(two_device_run):
     found, _ = two_device_run
     assert found["odd_batch"] == [2, "error: --batch-size 6 does not split over 2 devices: each discriminator "

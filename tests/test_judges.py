@@ -148,6 +148,7 @@ def test_a_run_waiting_for_another_runs_judge_says_so_and_one_ctrl_c_stops_it(ti
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_judge_learns_far_beyond_chance_when_the_classes_can_be_told_apart(tmp_path):
     """The tiny patterned images differ by brightness per class: a working judge learns that
     (8 epochs of 16 steps reached 84% and more in runs here; chance is 10%)."""

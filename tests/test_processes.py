@@ -2,6 +2,7 @@
 it: the same losses as one process of two devices, one writer, Ctrl-C and --resume, a process
 that dies, settings that differ, and backends that cannot."""
 import csv
+import ipaddress
 import os
 import signal
 import subprocess
@@ -86,6 +87,7 @@ def interrupted_and_resumed(tiny_data, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_two_processes_compute_what_one_process_of_two_devices_computes(one_process_two_devices,
                                                                         interrupted_and_resumed, tiny_data,
                                                                         tmp_path):
@@ -103,6 +105,7 @@ def test_two_processes_compute_what_one_process_of_two_devices_computes(one_proc
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_ctrl_c_stops_both_processes_after_one_step_and_resume_goes_on(interrupted_and_resumed):
     out, _, stopped, resumed = interrupted_and_resumed
     assert stopped[0] == 130, stopped[1][-3000:]
@@ -114,6 +117,7 @@ def test_ctrl_c_stops_both_processes_after_one_step_and_resume_goes_on(interrupt
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_only_process_0_writes_files(interrupted_and_resumed):
     out, spy, _, _ = interrupted_and_resumed
     written = {index: [line for line in (spy / f"writes-{index}.txt").read_text().splitlines() if str(out) in line]
@@ -136,15 +140,17 @@ def started(index, port, script, flags):
 
 
 def listening_addresses(port):
-    """The local addresses of the sockets listening on `port` (from /proc/net/tcp and tcp6)."""
+    """The local addresses of the sockets listening on `port` (from /proc/net/tcp and tcp6, whose
+    addresses are 32-bit words in the machine's byte order); an IPv6 socket's IPv4 address as such."""
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in open(table).read().splitlines()[1:]:
             local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
+            hex_address, hex_port = local.split(":")
             if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                found.append(".".join(str(int(address[k:k + 2], 16)) for k in (6, 4, 2, 0)) if len(address) == 8
-                             else address)
+                packed = b"".join(bytes.fromhex(hex_address[k:k + 8])[::-1] for k in range(0, len(hex_address), 8))
+                address = ipaddress.ip_address(packed)
+                found.append(str(getattr(address, "ipv4_mapped", None) or address))
     return found
 
 
@@ -154,11 +160,16 @@ def test_a_killed_process_stops_the_other_with_one_line_and_the_coordinator_list
     port = free_port()
     flags = ["--data-dir", tiny_data, "--out", tmp_path, *FLAGS[:-2], "--epochs", "100", "--steps-per-epoch", "3"]
     first, second = (started(index, port, "cgan_fashion", flags) for index in (0, 1))
-    first.wait_for(" s a step: about ")  # after its first epoch: training, both processes joined
-    assert listening_addresses(port) == ["127.0.0.1"]
-    second.process.kill()
-    killed_at = time.time()
-    code, output = first.finish(timeout=150)
+    try:
+        first.wait_for(" s a step: about ")  # after its first epoch: training, both processes joined
+        addresses = listening_addresses(port)
+        second.process.kill()
+        killed_at = time.time()
+        code, output = first.finish(timeout=150)
+    finally:
+        for watched in (first, second):
+            watched.process.kill()
+    assert addresses == ["127.0.0.1"]
     assert time.time() - killed_at < 120
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert code == 3 and errors == ["error: process 1 of 2 stopped (no answer); process 0 stops too. The last "
@@ -173,6 +184,14 @@ def test_the_socket_check_sees_a_listener_on_every_interface():
         listener.bind(("0.0.0.0", 0))
         listener.listen()
         assert listening_addresses(listener.getsockname()[1]) == ["0.0.0.0"]
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::", 0))
+        listener.listen()
+        assert listening_addresses(listener.getsockname()[1]) == ["::"]
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::ffff:127.0.0.1", 0))
+        listener.listen()
+        assert listening_addresses(listener.getsockname()[1]) == ["127.0.0.1"]
 
 
 @pytest.mark.slow

@@ -94,7 +94,7 @@ def generator_weights(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["cgan_fashion", "acgan_fashion"])
+@pytest.mark.parametrize("script", ["cgan_fashion", pytest.param("acgan_fashion", marks=pytest.mark.extended)])
 def test_the_average_leaves_training_unchanged_and_decay_zero_is_the_tutorial(script, tiny_data, tmp_path):
     module = importlib.import_module(script)
     cli.run_main(module.main, run_flags(tiny_data, tmp_path / "averaged"))

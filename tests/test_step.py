@@ -68,7 +68,8 @@ def test_the_compiled_step_trains_as_keras_own_calls_do(tiny_data, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script,flags,backend", [("cgan_fashion", [], "jax"), ("cgan_fashion", [], "torch"),
-                                                  ("infogan_mnist", ["--n-cont", "2"], "jax")])
+                                                  pytest.param("infogan_mnist", ["--n-cont", "2"], "jax",
+                                                               marks=pytest.mark.extended)])
 def test_the_compiled_step_trains_the_same_on_the_other_backends(script, flags, backend, tiny_data, tmp_path):
     """Every variable (weights, moving statistics, optimizer state, the average) after 4 steps over
     two epochs. The conditional GAN on each backend (TensorFlow's in the test above), and InfoGAN,
