@@ -25,7 +25,9 @@ def run_watched(tiny_data, tmp_path, batchnorm, steps=2):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batchnorm", gs.BATCHNORM_CHOICES)
+@pytest.mark.parametrize("batchnorm", [choice if choice == acgan_fashion.BATCHNORM_IN_COMPOSITE else
+                                       pytest.param(choice, marks=pytest.mark.extended)
+                                       for choice in gs.BATCHNORM_CHOICES])
 def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, batchnorm)
     all_d = set(records[0]["d_names"])

@@ -37,6 +37,7 @@ def test_cgan_trains_on_the_other_datasets(dataset, n_classes, tiny_data, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_jax_backend_trains_with_the_switch_and_its_generator_loads_here(tiny_data, tmp_path):
     pytest.importorskip("jax")
     runchecks.check_jax_run("cgan_fashion", tiny_data, tmp_path, command_line=True)

@@ -7,7 +7,7 @@ import pytest
 
 import datafiles
 import dcgan_cifar10
-from ganlib import cli, data as gd
+from ganlib import cli, data as gd, judges as gj
 from ganlib.saved import read_generator_info
 import runchecks
 import sample
@@ -21,7 +21,10 @@ def test_discriminator_trains_in_its_own_update_and_is_frozen_in_the_composite(t
 
 @pytest.mark.slow
 @pytest.mark.parametrize("form", ["folder", "archive"])
-def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys):
+def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys, monkeypatch):
+    # No CIFAR-10 judge ships: this test's own, cached apart from the session's, trains for two epochs
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setitem(gj.JUDGE_EPOCHS, "cifar10", 2)
     data = tmp_path / "data"
     if form == "folder":
         datafiles.write_cifar10_folder(data / "cifar-10-batches-py", datafiles.cifar_batches())

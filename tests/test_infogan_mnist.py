@@ -16,7 +16,8 @@ from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rule,batchnorm", [("reference", choice) for choice in gs.BATCHNORM_CHOICES]
-                         + [("tutorial", choice) for choice in gs.BATCHNORM_CHOICES])
+                         + [pytest.param("tutorial", choice, marks=pytest.mark.extended)
+                            for choice in gs.BATCHNORM_CHOICES])
 def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_data, tmp_path):
     """Tutorial rule: Q's head trains only in the composite update. Reference rule: Q's loss trains
     the shared layers and Q's head in the discriminator's update on fakes, and the composite

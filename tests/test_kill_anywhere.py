@@ -72,6 +72,7 @@ def check_every_file_loads(out):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_killed_at_any_moment_the_files_load_and_resume_finishes(tiny_data, tmp_path):
     out = tmp_path / "run"
     seed = int(os.environ.get("KILL_SEED", np.random.SeedSequence().entropy % 2**32))
