@@ -42,6 +42,7 @@ def test_each_update_moves_exactly_the_documented_weights(batchnorm, tiny_data, 
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_logged_losses_are_both_heads_per_batch_values(tiny_data, tmp_path):
     records = run_watched(tiny_data, tmp_path, "batch-statistics", steps=3)
     returned = [r["result"] for r in records]
@@ -170,6 +171,7 @@ def test_jax_backend_runs_it(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_the_averaged_generator_normalises_with_statistics_measured_on_its_own_weights(tiny_data, tmp_path):
     """The trained generator's moving statistics belong to other weights; the average's are measured
     again on its own, so inference mode (predict, sample.py) sees the activations it produces."""

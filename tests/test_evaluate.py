@@ -90,6 +90,7 @@ def test_evaluate_says_in_one_line_when_inception_weights_cannot_be_had(tiny_dat
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_evaluate_measures_pix2pix_against_the_identity_baseline(tmp_path, capsys):
     datafiles.write_maps_folder(tmp_path, broken=False)
     cli.run_main(pix2pix_maps.main, ["--data-dir", str(tmp_path), "--out", str(tmp_path / "p2p"), "--epochs", "1",

@@ -136,6 +136,7 @@ def test_training_writes_metrics_and_keeps_the_best_generator(tiny_data, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_measuring_leaves_training_unchanged_and_is_skipped_with_eval_samples_zero(tiny_data, tmp_path):
     run_cgan(tiny_data, tmp_path / "measured" / "cgan")
     run_cgan(tiny_data, tmp_path / "unmeasured" / "cgan", "--eval-samples", "0")

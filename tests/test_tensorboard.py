@@ -66,6 +66,7 @@ def test_a_run_writes_its_losses_metrics_grids_and_settings(tiny_data, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_resumed_run_writes_each_step_once(tiny_data, tmp_path, monkeypatch):
     """Killed after step 2 of epoch 2, its checkpoint at the end of epoch 1, then resumed: the
     steps the killed session logged after its checkpoint are not counted twice."""
