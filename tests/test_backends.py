@@ -11,6 +11,7 @@ from runchecks import generator_images, read_generator_info, read_losses
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_every_script_trains_on_pytorch(tiny_data, tmp_path):
     pytest.importorskip("torch")
     maps = tmp_path / "maps"
