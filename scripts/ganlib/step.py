@@ -14,7 +14,10 @@ the model, and the trace is compiled as one program:
   on the device between steps and are written back to the Keras variables by `sync()`, which
   the run calls before it reads a weight (summaries, checkpoints, the end).
 - TensorFlow: `tf.function`, with XLA on a GPU (on a CPU, XLA made a full-size step slower);
-  the variables are TensorFlow's own, updated in place.
+  the variables are TensorFlow's own, updated in place. On a CPU too, each optimizer's update and
+  the average's are XLA programs of their own, fused, while the convolutions stay TensorFlow's.
+  The update is reached through `optimizer.apply_gradients`, which Keras' train step calls
+  (checked by tests/test_step.py).
 - PyTorch: no compiler: the same calls run eagerly, each update straight to `train_step`.
 
 The discriminator's trainable switch inside the step function takes effect when it is traced,
@@ -139,24 +142,42 @@ class CompiledStep:
     def _tensorflow(self):
         import tensorflow as tf  # this backend's compiler; model and loop code stay backend-neutral
 
+        def fused(optimizer):
+            """`optimizer.apply_gradients` as one XLA program: Adam is about fifteen small
+            operations a weight, each a kernel call of its own and, on a large weight, a pass over
+            it; fused, one call and one pass."""
+            def apply_gradients(grads_and_vars):
+                grads, variables = zip(*grads_and_vars)
+                update = tf.function(lambda *grads: optimizer.apply(grads, variables), jit_compile=True, autograph=False)
+                update(*grads)
+            return apply_gradients
+
         def train(model, x, y):
             for metric in model.metrics:
                 metric.reset_state()
-            return flatten_metrics(model, model.train_step((x, y)))
+            model.optimizer.apply_gradients = fused(model.optimizer)
+            try:
+                return flatten_metrics(model, model.train_step((x, y)))
+            finally:
+                del model.optimizer.apply_gradients
 
         def predict(model, x):
             return model(x, training=False)
+
+        @tf.function(jit_compile=True, autograph=False)
+        def update_average(updates):
+            decay = self.average.decay_at(updates)
+            for average, weight in self.average.pairs():
+                average.assign(average * decay + weight * (1 - decay))
 
         def program(updates, inputs):
             with standing_in(self.trainers, train, predict):
                 losses = stacked(self.body(*inputs))
             if self.average:
-                decay = self.average.decay_at(updates)
-                for average, weight in self.average.pairs():
-                    average.assign(average * decay + weight * (1 - decay))
+                update_average(updates)
             return losses
 
-        compiled = tf.function(program, jit_compile=has_accelerator())
+        compiled = tf.function(program, jit_compile=has_accelerator(), autograph=False)
         return lambda inputs, updates: compiled(np.float32(updates), inputs)
 
     def _jax(self):
