@@ -282,9 +282,10 @@ def matmul_rate(size=2048, dtype="float32", chain=4, repeats=3):
 
 
 @contextlib.contextmanager
-def timed_epochs():
+def timed_epochs(after_each=None):
     """Seconds a step of each epoch a Run trains while the block runs, from its first step to the
-    end of its last (its losses read back and its variables written)."""
+    end of its last (its losses read back and its variables written); `after_each()`, if given,
+    runs between epochs, outside the timing."""
     seconds, original = [], gr.Run.steps
 
     def steps(run):
@@ -293,6 +294,8 @@ def timed_epochs():
             n += 1
             yield step
         seconds.append((time.perf_counter() - started) / n)
+        if after_each:
+            after_each()
 
     gr.Run.steps = steps
     try:
@@ -332,37 +335,41 @@ class Loops:
         with narrow_convolutions() if self.narrow else contextlib.nullcontext():
             return self.script.define_models(self.settings)
 
-    def tutorial(self, rounds):
-        """Seconds a step of each round of the tutorial's loop after a warm-up round (bare with
-        --overhead: predict_on_batch)."""
+    def tutorial_round(self):
+        """Seconds a step of one round of the tutorial's loop (bare with --overhead: predict_on_batch)."""
         g_model, d_model, gan_model, _ = self.tutorial_models
         latent = (self.settings.latent_dim,) if hasattr(self.settings, "latent_dim") else ()
-        seconds = []
-        for _ in range(rounds + 1):
-            started = time.perf_counter()
-            with hidden_output():
-                self.tutorial_train(g_model, d_model, gan_model, self.dataset, self.n_steps, self.n_batch, *latent,
-                                    predict=g_model.predict_on_batch if self.narrow else None)
-            seconds.append((time.perf_counter() - started) / self.n_steps)
-        return seconds[1:]
+        started = time.perf_counter()
+        with hidden_output():
+            self.tutorial_train(g_model, d_model, gan_model, self.dataset, self.n_steps, self.n_batch, *latent,
+                                predict=g_model.predict_on_batch if self.narrow else None)
+        return (time.perf_counter() - started) / self.n_steps
 
-    def script_loop(self, rounds, *flags):
+    def script_loop(self, rounds, *flags, between=None):
         """Seconds a step of each epoch of the script's own train() after the first (which compiles),
-        an epoch being a round."""
+        an epoch being a round; `between()` runs after each epoch."""
         settings = self._settings(rounds + 1, "--out", str(self.out_dir / f"run{time.perf_counter_ns()}"), *flags)
         g_model, d_model, gan_model, extras = self._models()
-        with timed_epochs() as seconds, hidden_output():
+        with timed_epochs(between) as seconds, hidden_output():
             self.script.train(g_model, d_model, gan_model, self.dataset, settings, **extras)
         return seconds[1:]
 
 
 def benchmark(name, n_batch, n_steps, rounds, loops=("tutorial", "script"), narrow=False):
     """(batch, operations per step, {loop: mean seconds per step over the timed rounds}) for the
-    loops asked for: "tutorial", "script" (compiled) and "eager" (the script's, --eager)."""
+    loops asked for: "tutorial", "script" (compiled) and "eager" (the script's, --eager). A round
+    of the tutorial's loop follows each epoch of the others, so that the loops compared share the
+    machine's moments."""
     bench = Loops(name, n_batch, n_steps, narrow)
-    runs = {"tutorial": bench.tutorial, "script": bench.script_loop,
-            "eager": lambda rounds: bench.script_loop(rounds, "--eager")}
-    return bench.n_batch, bench.flops, {label: float(np.mean(runs[label](rounds))) for label in loops}
+    tutorial, between = [], None
+    if "tutorial" in loops:
+        bench.tutorial_round()  # the warm-up: Keras traces its train functions
+        between = lambda: tutorial.append(bench.tutorial_round())  # noqa: E731
+    seconds = {label: bench.script_loop(rounds, *(["--eager"] if label == "eager" else []), between=between)
+               for label in loops if label != "tutorial"}
+    if tutorial:
+        seconds["tutorial"] = tutorial
+    return bench.n_batch, bench.flops, {label: float(np.mean(values)) for label, values in seconds.items()}
 
 
 def overhead(names, args):
@@ -481,7 +488,8 @@ def main(argv=None):
     print(machine_line())
     rate = matmul_rate(args.matmul_size, dtype)
     print(f"matrix-product rate: {rate / 1e9:.1f} GFLOP/s ({dtype}, {args.matmul_size}x{args.matmul_size})")
-    print(f"{args.rounds} rounds of {args.steps} steps each, after one warm-up round\n")
+    print(f"{args.rounds} rounds of {args.steps} steps each, after one warm-up round; a round of the tutorial's "
+          "loop after each epoch of the script's\n")
     names = args.scripts or BENCHMARKS
     if args.overhead:
         return overhead(names, args)

@@ -29,6 +29,7 @@ both ways from the same weights and batches and compares.
 import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import contextlib
+import functools
 
 import keras
 import numpy as np
@@ -142,20 +143,24 @@ class CompiledStep:
     def _tensorflow(self):
         import tensorflow as tf  # this backend's compiler; model and loop code stay backend-neutral
 
-        def fused(optimizer):
-            """`optimizer.apply_gradients` as one XLA program: Adam is about fifteen small
-            operations a weight, each a kernel call of its own and, on a large weight, a pass over
-            it; fused, one call and one pass."""
-            def apply_gradients(grads_and_vars):
-                grads, variables = zip(*grads_and_vars)
-                update = tf.function(lambda *grads: optimizer.apply(grads, variables), jit_compile=True, autograph=False)
-                update(*grads)
-            return apply_gradients
+        fused_updates = {}
+
+        def apply_fused(optimizer, grads_and_vars):
+            """`optimizer.apply_gradients` as one XLA program: Adam is about fifteen small operations
+            a weight, each a kernel call of its own and, on a large weight, a pass over it; fused,
+            one call and one pass. One program for each optimizer and its weights: the
+            discriminator's two updates share theirs."""
+            grads, variables = zip(*grads_and_vars)
+            key = (id(optimizer), *map(id, variables))
+            if key not in fused_updates:
+                fused_updates[key] = tf.function(lambda *grads: optimizer.apply(grads, variables),
+                                                 jit_compile=True, autograph=False)
+            fused_updates[key](*grads)
 
         def train(model, x, y):
             for metric in model.metrics:
                 metric.reset_state()
-            model.optimizer.apply_gradients = fused(model.optimizer)
+            model.optimizer.apply_gradients = functools.partial(apply_fused, model.optimizer)
             try:
                 return flatten_metrics(model, model.train_step((x, y)))
             finally:
