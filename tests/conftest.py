@@ -12,11 +12,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 JAX_CACHE = Path(tempfile.mkdtemp(prefix="gan-tests-jax-cache-"))
 atexit.register(shutil.rmtree, JAX_CACHE, True)
-# TensorFlow compiles each optimizer's update with XLA (ganlib/step.py): the many short runs of the
-# same tiny models share the compiled programs, as they do on JAX.
-XLA_CACHE = Path(tempfile.mkdtemp(prefix="gan-tests-xla-cache-"))
-atexit.register(shutil.rmtree, XLA_CACHE, True)
-os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={XLA_CACHE}".strip()
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 

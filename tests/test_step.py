@@ -119,21 +119,14 @@ returned = model.train_on_batch(x, y)
 logs = model.train_on_batch(x, y, return_dict=True)
 assert [float(v) for v in step.flatten_metrics(model, logs)] == [float(logs[k]) for k in ("loss", "accuracy")]
 assert len(returned) == 2
-if backend == "tensorflow":
-    import tensorflow as tf
-    applied, original = [], model.optimizer.apply_gradients
-    model.optimizer.apply_gradients = lambda pairs: applied.append(1) or original(pairs)
-    tf.function(lambda: model.train_step((x, y)))()
-    assert applied == [1], "Keras' TensorFlow train_step no longer calls optimizer.apply_gradients"
 print("internals ok on", backend)
 """
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_the_keras_internals_the_step_uses_are_still_there(backend):
-    """Nothing public gives train_on_batch's order of a model's losses, a train step as a pure
-    function of the variables' values, or the place where TensorFlow's train step updates the
-    weights: a Keras that changes these fails here, by name."""
+    """Nothing public gives train_on_batch's order of a model's losses, or a train step as a pure
+    function of the variables' values: a Keras that changes these fails here, by name."""
     pytest.importorskip({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
     result = run_script(["-c", INTERNALS], backend=backend)
     assert result.returncode == 0 and f"internals ok on {backend}" in result.stdout, result.stderr[-2000:]

@@ -14,10 +14,7 @@ the model, and the trace is compiled as one program:
   on the device between steps and are written back to the Keras variables by `sync()`, which
   the run calls before it reads a weight (summaries, checkpoints, the end).
 - TensorFlow: `tf.function`, with XLA on a GPU (on a CPU, XLA made a full-size step slower);
-  the variables are TensorFlow's own, updated in place. On a CPU too, each optimizer's update and
-  the average's are XLA programs of their own, fused, while the convolutions stay TensorFlow's.
-  The update is reached through `optimizer.apply_gradients`, which Keras' train step calls
-  (checked by tests/test_step.py).
+  the variables are TensorFlow's own, updated in place.
 - PyTorch: no compiler: the same calls run eagerly, each update straight to `train_step`.
 
 The discriminator's trainable switch inside the step function takes effect when it is traced,
@@ -29,7 +26,6 @@ both ways from the same weights and batches and compares.
 import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import contextlib
-import functools
 
 import keras
 import numpy as np
@@ -143,46 +139,24 @@ class CompiledStep:
     def _tensorflow(self):
         import tensorflow as tf  # this backend's compiler; model and loop code stay backend-neutral
 
-        fused_updates = {}
-
-        def apply_fused(optimizer, grads_and_vars):
-            """`optimizer.apply_gradients` as one XLA program: Adam is about fifteen small operations
-            a weight, each a kernel call of its own and, on a large weight, a pass over it; fused,
-            one call and one pass. One program for each optimizer and its weights: the
-            discriminator's two updates share theirs."""
-            grads, variables = zip(*grads_and_vars)
-            key = (id(optimizer), *map(id, variables))
-            if key not in fused_updates:
-                fused_updates[key] = tf.function(lambda *grads: optimizer.apply(grads, variables),
-                                                 jit_compile=True, autograph=False)
-            fused_updates[key](*grads)
-
         def train(model, x, y):
             for metric in model.metrics:
                 metric.reset_state()
-            model.optimizer.apply_gradients = functools.partial(apply_fused, model.optimizer)
-            try:
-                return flatten_metrics(model, model.train_step((x, y)))
-            finally:
-                del model.optimizer.apply_gradients
+            return flatten_metrics(model, model.train_step((x, y)))
 
         def predict(model, x):
             return model(x, training=False)
-
-        @tf.function(jit_compile=True, autograph=False)
-        def update_average(updates):
-            decay = self.average.decay_at(updates)
-            for average, weight in self.average.pairs():
-                average.assign(average * decay + weight * (1 - decay))
 
         def program(updates, inputs):
             with standing_in(self.trainers, train, predict):
                 losses = stacked(self.body(*inputs))
             if self.average:
-                update_average(updates)
+                decay = self.average.decay_at(updates)
+                for average, weight in self.average.pairs():
+                    average.assign(average * decay + weight * (1 - decay))
             return losses
 
-        compiled = tf.function(program, jit_compile=has_accelerator(), autograph=False)
+        compiled = tf.function(program, jit_compile=has_accelerator())
         return lambda inputs, updates: compiled(np.float32(updates), inputs)
 
     def _jax(self):
