@@ -27,6 +27,8 @@ EVERY_TRAINING_SCRIPT = [
     (["--eval-samples", "1000000"], "--eval-samples: 1000000 is over the limit of 50,000"),
     (["--ema-decay", "1"], "--ema-decay: 1.0 must be at least 0 and below 1"),
     (["--ema-decay", "nan"], "--ema-decay: nan is not a finite number"),
+    (["--ema-half-life", "-1"], "--ema-half-life: -1 must be 0 or more"),
+    (["--ema-half-life", "500", "--ema-decay", "0"], "--ema-half-life sets the averaged generator's rule, which --ema-decay 0 turns off"),
     (["--seed", "-5"], "--seed: -5 must be 0 or more"),
     (["--seed", "4294967296"], "--seed: 4294967296 is over the limit of 4,294,967,295"),
     (["--seed", "abc"], "--seed: 'abc' is not a whole number"),

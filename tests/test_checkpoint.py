@@ -103,6 +103,8 @@ def test_a_disk_too_full_for_a_snapshot_is_refused_before_training(tiny_data, tm
     ("cgan_fashion", [], ["--dataset", "mnist"],
      "the checkpoint was made with --dataset fashion_mnist, this run has --dataset mnist"),
     ("cgan_fashion", [], ["--batch-size", "16"], "the checkpoint was made with --batch-size 8, this run has --batch-size 16"),
+    ("cgan_fashion", [], ["--ema-half-life", "10000"],
+     "the checkpoint was made with --ema-half-life 0, this run has --ema-half-life 10000"),
     ("infogan_mnist", ["--n-cont", "0"], [], "the checkpoint was made with --n-cont 0, this run has --n-cont 2"),
     ("infogan_mnist", [], ["--update-rule", "tutorial"],
      "the checkpoint was made with --update-rule reference, this run has --update-rule tutorial"),

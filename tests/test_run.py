@@ -84,6 +84,27 @@ def test_the_average_follows_the_weights_with_a_warm_up_and_a_decay():
     assert 20 < averaged.min() < 38  # behind the weights (39), but past the warm-up's pull
 
 
+def test_the_half_life_rule_halves_an_update_s_weight_every_half_life_of_images():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    kernel = model.trainable_weights[0]
+    kernel.assign(np.full((2, 1), 3.0))
+    average = AveragedGenerator(model, 0.999, half_life=100, images_per_update=10)
+
+    def averaged():
+        return float(keras.ops.convert_to_numpy(average.for_sampling().trainable_weights[0]).mean())
+
+    average.update(1)  # the ramp: after one update the average is the weights
+    np.testing.assert_allclose(averaged(), 3.0, rtol=1e-5)
+    kernel.assign(np.zeros((2, 1)))
+    for t in range(2, 1001):  # past the ramp (5% of 1000 updates' 10,000 images is 500, above 100)
+        average.update(t)
+    assert abs(averaged()) < 1e-6
+    kernel.assign(np.ones((2, 1)))
+    for t in range(1001, 1011):  # 100 images: one half-life
+        average.update(t)
+    np.testing.assert_allclose(averaged(), 0.5, rtol=1e-4)
+
+
 def run_flags(tiny_data, out, *flags):
     return ["--data-dir", str(tiny_data), "--out", str(out), "--epochs", "2", "--steps-per-epoch", "2",
             "--batch-size", "8", "--eval-every", "1", "--seed", "5", *flags]

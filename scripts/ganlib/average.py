@@ -2,7 +2,9 @@
 2019, "The Unusual Effectiveness of Averaging in GAN Training"), cleaner samples at no training
 cost. The generator trains exactly as without it; the average follows it after each composite
 update, inside the compiled step (step.py), with a warm-up so that it does not drag the random
-first weights along."""
+first weights along. Two rules for its decay: a fixed one (EMA_DECAY, warmed up over the first
+updates), or StyleGAN2-ADA's (Karras et al. 2020): a half-life counted in images, at most
+HALF_LIFE_RAMP of the images seen so far, so that a short run's average is not stuck in its past."""
 import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
 
 import keras
@@ -10,6 +12,7 @@ import keras
 from ganlib.helpers import numpy_random_state_kept
 
 EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
+HALF_LIFE_RAMP = 0.05  # the half-life rule's average spans at most this share of the images seen so far
 BATCHNORM_BATCHES = 20  # batches that re-estimate the averaged generator's BatchNormalization statistics
 BATCHNORM_BATCH_SIZE = 256
 
@@ -17,8 +20,11 @@ BATCHNORM_BATCH_SIZE = 256
 class AveragedGenerator:
     """`model`: a copy of `g_model` whose weights follow its weights' moving average."""
 
-    def __init__(self, g_model, decay, batchnorm_inputs=None):
+    def __init__(self, g_model, decay, batchnorm_inputs=None, half_life=0, images_per_update=1):
+        """`half_life`: images after which an update's weight in the average has halved; when given,
+        it replaces the fixed `decay` (StyleGAN2-ADA's rule). `images_per_update`: the batch size."""
         self.source, self.decay, self.batchnorm_inputs = g_model, decay, batchnorm_inputs
+        self.half_life, self.images_per_update = half_life, images_per_update
         self.model = keras.models.clone_model(g_model)
         self.model.set_weights(g_model.get_weights())
         self.ready = False
@@ -26,6 +32,9 @@ class AveragedGenerator:
     def decay_at(self, updates):
         """The decay after the generator's `updates`-th update (from 1): a number, or a tensor inside
         the compiled step."""
+        if self.half_life:
+            span = keras.ops.minimum(self.half_life, HALF_LIFE_RAMP * updates * self.images_per_update)
+            return keras.ops.power(0.5, self.images_per_update / span)
         return keras.ops.minimum(self.decay, updates / (EMA_WARMUP + updates - 1))
 
     def pairs(self):

@@ -58,7 +58,8 @@ class Run:
         self.quality = metrics.QualityLog(self.out_dir, settings.eval_samples, settings.data_dir, pairs=pairs,
                                           resume=settings.resume, judge_dir=settings.judge_dir)
         self.quality.prepare(generator_info.get("dataset"))
-        self.average = AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs) if settings.ema_decay else None
+        self.average = (AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs, settings.ema_half_life,
+                                          settings.n_batch) if settings.ema_decay else None)
         models = [g_model, d_model, *extra_models] + ([self.average.model] if self.average else [])
         self.trainers = [d_model] + [m for m in extra_models if getattr(m, "optimizer", None) is not None] + [gan_model]
         self.models = [g_model, d_model, gan_model, *extra_models]

@@ -37,7 +37,7 @@ SHARED_CONSTANTS = {
 TYPE_OF_VALUE = {bool: None, int: cli.non_negative_int, float: cli.non_negative_float, str: str}
 # Settings a resumed run must share with its checkpoint, as every script has them: they shape the
 # models or what the checkpoint's state means. A script adds its own in FIXED_ON_RESUME.
-SHARED_FIXED_ON_RESUME = {"LATENT_DIM", "N_BATCH", "BATCHNORM_IN_COMPOSITE", "EMA_DECAY"}
+SHARED_FIXED_ON_RESUME = {"LATENT_DIM", "N_BATCH", "BATCHNORM_IN_COMPOSITE", "EMA_DECAY", "EMA_HALF_LIFE"}
 # Flags about this invocation rather than the run: not shown among a run's settings.
 INVOCATION_FLAGS = {"out", "resume", "fresh"}
 
@@ -123,6 +123,10 @@ def add_run_flags(parser, name):
     parser.add_argument("--judge-dir", default=None,
                         help="where judges for datasets without a shipped one are cached "
                              "(default: judges/ under KERAS_HOME or ~/.keras)")
+    parser.add_argument("--ema-half-life", type=cli.non_negative_int, default=0, metavar="IMAGES",
+                        help="average the generator with StyleGAN2-ADA's rule instead of EMA_DECAY's: an update's "
+                             "weight halves every IMAGES images (10000 in that paper), over at most 5%% of the "
+                             "images seen so far (default: 0, EMA_DECAY's rule)")
     parser.add_argument("--eager", action="store_true",
                         help="run each update as its own Keras call, as the tutorial does, instead of one compiled "
                              "step (slower; to step through the updates one by one)")
@@ -177,6 +181,8 @@ def parse(name, doc, constants, script_types, comments, fixed, argv=None, preset
         given = given_on_command_line(parser, argv)
         vars(settings).update({constant.lower(): value for constant, value in preset.items()
                                if constant.lower() not in given})
+    if getattr(settings, "ema_half_life", 0) and not getattr(settings, "ema_decay", 0):
+        parser.error("--ema-half-life sets the averaged generator's rule, which --ema-decay 0 turns off")
     settings._constant_names = [constant.lower() for constant in constants]
     settings._flags = dict({action.dest: action.option_strings[0] for action in parser._actions
                             if action.option_strings and action.dest != "help"}, **flags)
