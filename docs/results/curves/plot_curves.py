@@ -2,6 +2,8 @@
 
 For each <script>_metrics.csv, <script>_curve.png: the script's primary figure (the one
 generator_best.h5 is chosen by) against the run's wall-clock minutes, averaged and raw generator.
+For each pair in COMPARED, <name>.png: the same figure by epoch for two runs that differ only in
+the averaging rule (their raw generators train identically), the raw generator once.
 
     python docs/results/curves/plot_curves.py
 """
@@ -27,40 +29,71 @@ RUNS = {  # what each run's title says: its data, seed and judge
     "infogan_mnist_seed8": "the default (the paper's rule and settings), seed 8: code accuracy",
     "infogan_mnist_seed9": "the default (the paper's rule and settings), seed 9: code accuracy",
     "infogan_mnist_tutorial_rule_seed7": "the tutorial's rule, the paper's settings, seed 7: code accuracy",
+    "cgan_fashion_batch32_seed7": "batch 32, seed 7: class agreement by the shipped judge",
+    "cgan_fashion_batch32_seed7_half_life": "batch 32, seed 7, --ema-half-life 10000: class agreement",
 }
 PERCENT = {"class_agreement", "code_accuracy"}
-EMA_DECAY = 0.999  # every run here used the default --ema-decay
+AVERAGE = {"cgan_fashion_batch32_seed7_half_life": "half-life 10,000 images"}  # the others: --ema-decay 0.999
+COMPARED = {"cgan_fashion_batch32_seed7_averages": ("cgan_fashion_batch32_seed7", "cgan_fashion_batch32_seed7_half_life")}
+
+
+def read(metrics_csv):
+    """(rows, primary figure's column, its scale to the plotted unit) of a run's metrics.csv."""
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    primary = primary_figure(rows[0])[0]
+    return rows, primary, 100 if primary in PERCENT else 1
+
+
+def axis_name(primary, scale):
+    return "FID in the judge's features, lower is better" if primary == "fid" else \
+        primary.replace("_", " ") + (" (%)" if scale == 100 else "")
+
+
+def save(fig, ax, name):
+    ax.title.set_fontsize(10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out = HERE / f"{name}.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    print(out)
 
 
 def plot(metrics_csv):
     script = metrics_csv.name.removesuffix("_metrics.csv")
-    with open(metrics_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    primary = primary_figure(rows[0])[0]
-    scale = 100 if primary in PERCENT else 1
+    rows, primary, scale = read(metrics_csv)
     minutes = [float(r["minutes"]) for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for column, label, style in ((primary, f"averaged generator (EMA {EMA_DECAY})", "o-"),
+    for column, label, style in ((primary, f"averaged generator ({AVERAGE.get(script, 'EMA 0.999')})", "o-"),
                                  (f"raw_{primary}", "raw generator", "s--")):
         values = [float(r[column]) * scale for r in rows]
         ax.plot(minutes, values, style, label=label)
     for r, x in zip(rows, minutes):
         ax.annotate(r["epoch"], (x, float(r[primary]) * scale), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=7)
-    name = "FID in the judge's features, lower is better" if primary == "fid" else \
-        primary.replace("_", " ") + (" (%)" if scale == 100 else "")
-    ax.set(title=f"{script}, {RUNS.get(script, '')}", xlabel="wall-clock minutes (resumed sessions included)",
-           ylabel=name)
-    ax.title.set_fontsize(10)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    out = HERE / f"{script}_curve.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    print(out)
+    ax.set(title=f"{script}, {RUNS.get(script, '')}", xlabel="wall-clock minutes (resumed parts included)",
+           ylabel=axis_name(primary, scale))
+    save(fig, ax, f"{script}_curve")
+
+
+def plot_compared(name, runs):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for position, run in enumerate(runs):
+        rows, primary, scale = read(HERE / f"{run}_metrics.csv")
+        epochs = [int(r["epoch"]) for r in rows]
+        if position == 0:
+            ax.plot(epochs, [float(r[f"raw_{primary}"]) * scale for r in rows], "s--", color="gray",
+                    label="raw generator")
+        ax.plot(epochs, [float(r[primary]) * scale for r in rows], "o-",
+                label=f"averaged generator ({AVERAGE.get(run, 'EMA 0.999')})")
+    ax.set(title=f"{runs[0]}: the averaging rules", xlabel="epoch", ylabel=axis_name(primary, scale))
+    save(fig, ax, name)
 
 
 if __name__ == "__main__":
     for metrics_csv in sorted(HERE.glob("*_metrics.csv")):
         plot(metrics_csv)
+    for name, runs in COMPARED.items():
+        plot_compared(name, runs)
