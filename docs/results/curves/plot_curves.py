@@ -3,7 +3,9 @@
 For each <script>_metrics.csv, <script>_curve.png: the script's primary figure (the one
 generator_best.h5 is chosen by) against the run's wall-clock minutes, averaged and raw generator.
 For each pair in COMPARED, <name>.png: the same figure by epoch for two runs that differ only in
-the averaging rule (their raw generators train identically), the raw generator once.
+the averaging rule (their raw generators train identically), the raw generator once. For each
+group in SEEDS, <name>.png: the averaged generator's figure by epoch for runs that differ only in
+their seed, with the 50% and 90% marks.
 
     python docs/results/curves/plot_curves.py
 """
@@ -31,10 +33,13 @@ RUNS = {  # what each run's title says: its data, seed and judge
     "infogan_mnist_tutorial_rule_seed7": "the tutorial's rule, the paper's settings, seed 7: code accuracy",
     "cgan_fashion_batch32_seed7": "batch 32, seed 7: class agreement by the shipped judge",
     "cgan_fashion_batch32_seed7_half_life": "batch 32, seed 7, --ema-half-life 10000: class agreement",
+    "cgan_fashion_batch32_seed8": "batch 32, seed 8: class agreement by the shipped judge",
+    "cgan_fashion_batch32_seed9": "batch 32, seed 9: class agreement by the shipped judge",
 }
 PERCENT = {"class_agreement", "code_accuracy"}
 AVERAGE = {"cgan_fashion_batch32_seed7_half_life": "half-life 10,000 images"}  # the others: --ema-decay 0.999
 COMPARED = {"cgan_fashion_batch32_seed7_averages": ("cgan_fashion_batch32_seed7", "cgan_fashion_batch32_seed7_half_life")}
+SEEDS = {"cgan_fashion_batch32_seeds": [f"cgan_fashion_batch32_seed{seed}" for seed in (7, 8, 9)]}
 
 
 def read(metrics_csv):
@@ -92,8 +97,23 @@ def plot_compared(name, runs):
     save(fig, ax, name)
 
 
+def plot_seeds(name, runs):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        rows, primary, scale = read(HERE / f"{run}_metrics.csv")
+        ax.plot([int(r["epoch"]) for r in rows], [float(r[primary]) * scale for r in rows], "o-",
+                label=f"seed {run.rsplit('seed', 1)[1]}")
+    for mark in (50, 90):
+        ax.axhline(mark, color="gray", linewidth=0.8, linestyle=":")
+    ax.set(title=f"{runs[0].rsplit('_seed', 1)[0]}: the averaged generator (EMA 0.999), three seeds",
+           xlabel="epoch", ylabel=axis_name(primary, scale))
+    save(fig, ax, name)
+
+
 if __name__ == "__main__":
     for metrics_csv in sorted(HERE.glob("*_metrics.csv")):
         plot(metrics_csv)
     for name, runs in COMPARED.items():
         plot_compared(name, runs)
+    for name, runs in SEEDS.items():
+        plot_seeds(name, runs)
