@@ -105,7 +105,8 @@ def plot_seeds(name, runs):
                 label=f"seed {run.rsplit('seed', 1)[1]}")
     for mark in (50, 90):
         ax.axhline(mark, color="gray", linewidth=0.8, linestyle=":")
-    ax.set(title=f"{runs[0].rsplit('_seed', 1)[0]}: the averaged generator (EMA 0.999), three seeds",
+    ax.set(title=f"{runs[0].rsplit('_seed', 1)[0]}: the averaged generator "
+                 f"({AVERAGE.get(runs[0], 'EMA 0.999')}), {len(runs)} seeds",
            xlabel="epoch", ylabel=axis_name(primary, scale))
     save(fig, ax, name)
 
