@@ -29,6 +29,9 @@ What differs from the tutorial, and why:
   (the discriminator in the composite is the function it was trained to be) without letting
   the generator's loss move gamma and beta; "frozen" would run it on its moving averages
   (ganlib/helpers.py, freeze_discriminator). The tests pin which weights each choice moves.
+- FAKE_CLASS_WEIGHT. The paper and the tutorial train the discriminator's class head on the
+  generated images too, each named by the class it was asked for (1.0). At 0 the head learns
+  from real clothing alone, so the generator's class loss is a real-image classifier's verdict.
 - The fakes the discriminator sees are made by the generator in training mode, as in the
   composite update (helpers.in_training_mode); Keras 3's predict() makes them in inference
   mode, which the generator is never scored on.
@@ -52,6 +55,7 @@ CHECKPOINT_EVERY = 1  # epochs; a checkpoint is also written on Ctrl-C
 LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 BATCHNORM_IN_COMPOSITE = "batch-statistics"  # or "trainable", "frozen": see the docstring
+FAKE_CLASS_WEIGHT = 1.0  # the class loss on generated images in the discriminator's update; 0: on real images only
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (the tutorial)
 
 
@@ -159,13 +163,14 @@ def train(g_model, d_model, gan_model, dataset, settings, *, test_dataset=None):
                  batchnorm_inputs=lambda n: gu.generate_latent_points(latent_dim, n, 10),
                  generator_info=generator_info(settings))
     y_gan = np.ones((n_batch, 1), dtype="float32")
+    fake_weights = [np.ones(half_batch, "float32"), np.full(half_batch, settings.fake_class_weight, "float32")]
 
     @run.compiled
     def train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, z_labels):
         gu.unfreeze_discriminator(d_model)
         _, d_r1, d_r2 = d_model.train_on_batch(X_real, [y_real, labels_real])
         [X_fake, labels_fake], y_fake = generate_fake_samples(g_training, [z_fake, labels_fake])
-        _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake])
+        _, d_f, d_f2 = d_model.train_on_batch(X_fake, [y_fake, labels_fake], sample_weight=fake_weights)
         gu.freeze_discriminator(d_model, batchnorm)
         _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
         return d_r1, d_r2, d_f, d_f2, g_1, g_2

@@ -80,6 +80,22 @@ def test_the_compiled_step_trains_the_same_on_the_other_backends(script, flags, 
     assert_same_training(compiled, eager)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.extended)])
+def test_a_sample_weight_reaches_the_update_it_is_given_to(backend, tiny_data, tmp_path):
+    """AC-GAN at --fake-class-weight 0 weights the class loss on generated images to nothing, in
+    Keras' own train_on_batch (the first step, and --eager) and in the compiled step alike."""
+    pytest.importorskip(backend)
+    flags = ("--fake-class-weight", "0")
+    compiled = trained(tiny_data, tmp_path / "compiled", "acgan_fashion", backend, *flags)
+    eager = trained(tiny_data, tmp_path / "eager", "acgan_fashion", backend, *flags, "--eager")
+    assert_same_training(compiled, eager)
+    columns = (tmp_path / "compiled" / "losses.csv").read_text().splitlines()[0].split(",")
+    losses_by_column = dict(zip(columns, compiled[0].T))
+    assert (losses_by_column["df_class"] == 0).all()
+    assert (losses_by_column["dr_class"] > 0).all() and (losses_by_column["df_source"] > 0).all()
+
+
 def test_the_losses_stay_on_the_device_until_a_refresh_and_every_step_is_read(tiny_data, tmp_path, monkeypatch):
     reads = []
     original = losses.LossLog.flush

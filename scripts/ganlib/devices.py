@@ -94,7 +94,8 @@ def use_devices(requested, batch_size, split=2, flag="--batch-size"):
 def own_rows(batch, index, n_processes):
     """This process's share of every array in `batch` (an array, a list of them, or None)."""
     return keras.tree.map_structure(
-        lambda rows: rows[len(rows) * index // n_processes:len(rows) * (index + 1) // n_processes], batch)
+        lambda rows: rows[len(rows) * index // n_processes:len(rows) * (index + 1) // n_processes], batch,
+        none_is_leaf=False)
 
 
 def feed_own_rows(models):
@@ -107,8 +108,8 @@ def feed_own_rows(models):
         if getattr(model.train_on_batch, "feeds_own_rows", False):  # a model trained by an earlier Run
             continue
 
-        def train_on_own_rows(x, y=None, *args, _train=model.train_on_batch, **kwargs):
-            return _train(own_rows(x, index, n_processes), own_rows(y, index, n_processes), *args, **kwargs)
+        def train_on_own_rows(x, y=None, sample_weight=None, *args, _train=model.train_on_batch, **kwargs):
+            return _train(*own_rows([x, y, sample_weight], index, n_processes), *args, **kwargs)
         train_on_own_rows.feeds_own_rows = True
         model.train_on_batch = train_on_own_rows
 

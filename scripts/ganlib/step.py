@@ -41,14 +41,15 @@ def flatten_metrics(model, logs):
 
 @contextlib.contextmanager
 def standing_in(trainers, train, predict):
-    """While the step is traced: each trainer's `train_on_batch` is `train(model, x, y)`, and every
-    model's `predict_on_batch` is `predict(model, x)`. Wrappers set on a trainer (a test's spy, a
-    run of several processes feeding its own rows) are set aside meanwhile: the compiled step feeds
-    its inputs itself."""
+    """While the step is traced: each trainer's `train_on_batch` is `train(model, x, y,
+    sample_weight)`, and every model's `predict_on_batch` is `predict(model, x)`. Wrappers set on a
+    trainer (a test's spy, a run of several processes feeding its own rows) are set aside
+    meanwhile: the compiled step feeds its inputs itself."""
     saved = {id(model): model.__dict__.pop("train_on_batch", None) for model in trainers}
     original_predict = keras.Model.predict_on_batch
     for model in trainers:
-        model.train_on_batch = lambda x, y=None, *args, _model=model, **kwargs: train(_model, x, y)
+        model.train_on_batch = (lambda x, y=None, sample_weight=None, *args, _model=model, **kwargs:
+                                train(_model, x, y, sample_weight))
     keras.Model.predict_on_batch = lambda model, x: predict(model, x)
     try:
         yield
@@ -118,10 +119,10 @@ class CompiledStep:
 
     def _eager(self):
         """PyTorch: each update straight to train_step, no conversion of the losses to NumPy."""
-        def train(model, x, y):
+        def train(model, x, y, sample_weight):
             for metric in model.metrics:
                 metric.reset_state()
-            return flatten_metrics(model, model.train_step((x, y)))
+            return flatten_metrics(model, model.train_step((x, y, sample_weight)))
 
         def predict(model, x):
             return keras.ops.stop_gradient(model(x, training=False))
@@ -139,10 +140,10 @@ class CompiledStep:
     def _tensorflow(self):
         import tensorflow as tf  # this backend's compiler; model and loop code stay backend-neutral
 
-        def train(model, x, y):
+        def train(model, x, y, sample_weight):
             for metric in model.metrics:
                 metric.reset_state()
-            return flatten_metrics(model, model.train_step((x, y)))
+            return flatten_metrics(model, model.train_step((x, y, sample_weight)))
 
         def predict(model, x):
             return model(x, training=False)
@@ -181,10 +182,10 @@ class CompiledStep:
                 for variable, value in zip(group, new):
                     values[position[id(variable)]] = value
 
-            def train(model, x, y):
+            def train(model, x, y, sample_weight):
                 state = (gather(model.trainable_variables), gather(model.non_trainable_variables),
                          gather(model.optimizer.variables), metrics_reset[id(model)])
-                logs, (trainable, non_trainable, optimizer, _) = model.train_step(state, (x, y, None))
+                logs, (trainable, non_trainable, optimizer, _) = model.train_step(state, (x, y, sample_weight))
                 scatter(model.trainable_variables, trainable)
                 scatter(model.non_trainable_variables, non_trainable)
                 scatter(model.optimizer.variables, optimizer)
