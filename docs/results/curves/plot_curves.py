@@ -35,10 +35,15 @@ RUNS = {  # what each run's title says: its data, seed and judge
     "cgan_fashion_batch32_seed7_half_life": "batch 32, seed 7, --ema-half-life 10000: class agreement",
     "cgan_fashion_batch32_seed8": "batch 32, seed 8: class agreement by the shipped judge",
     "cgan_fashion_batch32_seed9": "batch 32, seed 9: class agreement by the shipped judge",
+    "cgan_fashion_batch32_seed8_half_life": "batch 32, seed 8, --ema-half-life 10000: class agreement",
+    "cgan_fashion_batch32_seed9_half_life": "batch 32, seed 9, --ema-half-life 10000: class agreement",
 }
 PERCENT = {"class_agreement", "code_accuracy"}
-AVERAGE = {"cgan_fashion_batch32_seed7_half_life": "half-life 10,000 images"}  # the others: --ema-decay 0.999
-COMPARED = {"cgan_fashion_batch32_seed7_averages": ("cgan_fashion_batch32_seed7", "cgan_fashion_batch32_seed7_half_life")}
+AVERAGE = {f"cgan_fashion_batch32_seed{seed}_half_life": "half-life 10,000 images"
+           for seed in (7, 8, 9)}  # the others: --ema-decay 0.999
+COMPARED = {f"cgan_fashion_batch32_seed{seed}_averages": (f"cgan_fashion_batch32_seed{seed}",
+                                                          f"cgan_fashion_batch32_seed{seed}_half_life")
+            for seed in (7, 8, 9)}
 SEEDS = {"cgan_fashion_batch32_seeds": [f"cgan_fashion_batch32_seed{seed}" for seed in (7, 8, 9)]}
 
 
