@@ -43,6 +43,7 @@ from ganlib.images import save_grid
 
 LATENT_DIM = 62
 N_CAT = 10  # values of the categorical code
+LAMBDA_CAT = 1.0  # the weight of Q's loss on the categorical code (the paper's and the tutorial's; 2 measured no better)
 N_CONT = 2  # continuous codes (the paper's); the tutorial: 0
 LAMBDA_CONT = 0.5  # the weight of their loss (the paper's); the tutorial: 1.0
 UPDATE_RULE = "reference"  # or "tutorial": which updates Q's loss trains (see the docstring)
@@ -103,13 +104,13 @@ def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer
 
 
 def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cont=LAMBDA_CONT, learning_rate=LEARNING_RATE,
-                              beta_1=BETA_1):
+                              beta_1=BETA_1, lambda_cat=LAMBDA_CAT):
     """The reference rule's discriminator update on fakes: real-versus-fake and Q's loss together,
     training the shared layers, the discriminator's head and Q's head, with an optimizer of its
     own (the discriminator's serves its update on real images)."""
     model = keras.Model(d_model.input, [d_model.output, *q_model.outputs], name="info_discriminator")
     model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
-                  loss_weights=[1.0, 1.0] + [lambda_cont] * n_cont,
+                  loss_weights=[1.0, lambda_cat] + [lambda_cont] * n_cont,
                   optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
     return model
 
@@ -158,7 +159,7 @@ def define_gan(g_model, d_model, settings, *, q_model, info_model=None):
     outputs = [layers.Identity(name=name)(t) for name, t in zip(names, [d_output, *q_outputs])]
     model = keras.Model(g_model.input, outputs, name="gan")
     model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
-                  loss_weights=[1.0, 1.0] + [settings.lambda_cont] * n_cont,
+                  loss_weights=[1.0, settings.lambda_cat] + [settings.lambda_cont] * n_cont,
                   optimizer=keras.optimizers.Adam(learning_rate=settings.g_learning_rate, beta_1=settings.beta_1))
     return model
 
@@ -171,7 +172,7 @@ def define_models(settings):
     info_model = None
     if settings.update_rule == "reference":
         info_model = define_info_discriminator(d_model, q_model, settings.n_cont, settings.lambda_cont,
-                                               settings.learning_rate, settings.beta_1)
+                                               settings.learning_rate, settings.beta_1, settings.lambda_cat)
     g_model = define_generator(settings.latent_dim + settings.n_cat + settings.n_cont, settings.layers)
     gan_model = define_gan(g_model, d_model, settings, q_model=q_model, info_model=info_model)
     return g_model, d_model, gan_model, dict(q_model=q_model, info_model=info_model)

@@ -70,17 +70,24 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
         runchecks.check_report(tmp_path, summaries=1)
 
 
-def test_logged_losses_follow_the_composite_outputs(tiny_data, tmp_path):
-    settings = settings_of(infogan_mnist, "--data-dir", tiny_data, "--n-cont", 2)
+def test_logged_losses_follow_the_composite_outputs_and_the_code_weights(tiny_data, tmp_path):
+    """Each loss is logged under its own name, and both updates that train on Q's loss weigh the
+    categorical code by --lambda-cat and the continuous codes by --lambda-cont."""
+    settings = settings_of(infogan_mnist, "--data-dir", tiny_data, "--n-cont", 2, "--lambda-cat", 3, "--lambda-cont", 0.25)
     dataset = infogan_mnist.load_real_samples(settings)
-    g_model, d_model, gan_model, _ = infogan_mnist.define_models(settings)
+    g_model, d_model, gan_model, extras = infogan_mnist.define_models(settings)
     z_input, cat_codes, cont_codes = infogan_mnist.generate_latent_points(62, 10, 8, 2)
-    targets = [np.ones((8, 1)), cat_codes, cont_codes[:, :1], cont_codes[:, 1:]]
-    as_list = gan_model.test_on_batch(z_input, targets)
-    as_dict = gan_model.test_on_batch(z_input, targets, return_dict=True)
+    code_targets = [cat_codes, cont_codes[:, :1], cont_codes[:, 1:]]
+    as_list = gan_model.test_on_batch(z_input, [np.ones((8, 1))] + code_targets)
+    as_dict = gan_model.test_on_batch(z_input, [np.ones((8, 1))] + code_targets, return_dict=True)
     names = ["loss", "source_loss", "category_loss", "cont_0_loss", "cont_1_loss"]
     np.testing.assert_allclose(as_list, [as_dict[n] for n in names], rtol=1e-5)
-    assert dataset.shape[1:] == (28, 28, 1)
+    total, source, category, cont_0, cont_1 = as_list
+    np.testing.assert_allclose(total, source + 3 * category + 0.25 * (cont_0 + cont_1), rtol=1e-4)
+    fakes = g_model.predict_on_batch(z_input)
+    total, source, category, cont_0, cont_1 = extras["info_model"].test_on_batch(fakes, [np.zeros((8, 1))] + code_targets)
+    np.testing.assert_allclose(total, source + 3 * category + 0.25 * (cont_0 + cont_1), rtol=1e-4)
+    assert category > 0.1 and dataset.shape[1:] == (28, 28, 1)
 
 
 @pytest.fixture(scope="module")
