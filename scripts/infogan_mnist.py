@@ -103,8 +103,8 @@ def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer
     return d_model, q_model
 
 
-def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cont=LAMBDA_CONT, learning_rate=LEARNING_RATE,
-                              beta_1=BETA_1, lambda_cat=LAMBDA_CAT):
+def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cat=LAMBDA_CAT, lambda_cont=LAMBDA_CONT,
+                              learning_rate=LEARNING_RATE, beta_1=BETA_1):
     """The reference rule's discriminator update on fakes: real-versus-fake and Q's loss together,
     training the shared layers, the discriminator's head and Q's head, with an optimizer of its
     own (the discriminator's serves its update on real images)."""
@@ -171,8 +171,8 @@ def define_models(settings):
                                             learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     info_model = None
     if settings.update_rule == "reference":
-        info_model = define_info_discriminator(d_model, q_model, settings.n_cont, settings.lambda_cont,
-                                               settings.learning_rate, settings.beta_1, settings.lambda_cat)
+        info_model = define_info_discriminator(d_model, q_model, settings.n_cont, settings.lambda_cat,
+                                               settings.lambda_cont, settings.learning_rate, settings.beta_1)
     g_model = define_generator(settings.latent_dim + settings.n_cat + settings.n_cont, settings.layers)
     gan_model = define_gan(g_model, d_model, settings, q_model=q_model, info_model=info_model)
     return g_model, d_model, gan_model, dict(q_model=q_model, info_model=info_model)
