@@ -46,6 +46,7 @@ N_CAT = 10  # values of the categorical code
 LAMBDA_CAT = 1.0  # the weight of Q's loss on the categorical code (the paper's and the tutorial's; 2 measured no better)
 N_CONT = 2  # continuous codes (the paper's); the tutorial: 0
 LAMBDA_CONT = 0.5  # the weight of their loss (the paper's); the tutorial: 1.0
+CONSISTENCY_WEIGHT = 0.0  # Q's reading of a real digit and of a shifted, turned, zoomed copy agree (Elastic-InfoGAN); 0: off (the paper's)
 UPDATE_RULE = "reference"  # or "tutorial": which updates Q's loss trains (see the docstring)
 LAYERS = "paper"  # or "tutorial": the layer shapes (see the docstring)
 NOISE_PRIOR = "uniform"  # or "normal" (the tutorial's): the prior of the noise inputs
@@ -64,7 +65,7 @@ PRESETS = {"tutorial": {"UPDATE_RULE": "tutorial", "LAYERS": "tutorial", "NOISE_
 # A code value needs samples of its own: more than 100 values (the data has 10 digits) rarely helps.
 FLAG_TYPES = {"N_CAT": cli.int_up_to(100), "N_CONT": range(0, 6), "UPDATE_RULE": ["reference", "tutorial"],
               "LAYERS": ["tutorial", "paper"], "NOISE_PRIOR": ["normal", "uniform"], "PRESET": ["paper", "tutorial"]}
-FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE"}
+FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE", "CONSISTENCY_WEIGHT"}
 
 
 def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer_shapes=LAYERS,
@@ -113,6 +114,24 @@ def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cat=LAMBDA
                   loss_weights=[1.0, lambda_cat] + [lambda_cont] * n_cont,
                   optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
     return model
+
+
+def define_consistency(q_model, weight=CONSISTENCY_WEIGHT, learning_rate=LEARNING_RATE, beta_1=BETA_1):
+    """Elastic-InfoGAN's consistency update (Ojha et al. 2019, arXiv 1910.01112): Q's categorical
+    reading of an augmented real digit is trained towards its reading of the digit itself, so that
+    Q learns from real images, which plain InfoGAN never shows it. Trains the shared layers and Q."""
+    model = keras.Model(q_model.input, q_model.outputs[0], name="consistency")
+    model.compile(loss="categorical_crossentropy", loss_weights=[weight],
+                  optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
+    return model
+
+
+def define_augmentation():
+    """Small rotations, zooms and shifts of real digits, as keras layers so every backend runs them."""
+    return keras.Sequential([layers.RandomRotation(0.04, fill_value=-1.0, fill_mode="constant"),
+                             layers.RandomZoom(0.1, fill_value=-1.0, fill_mode="constant"),
+                             layers.RandomTranslation(0.08, 0.08, fill_value=-1.0, fill_mode="constant")],
+                            name="augmentation")
 
 
 def define_generator(gen_input_size, layer_shapes=LAYERS):
@@ -173,9 +192,14 @@ def define_models(settings):
     if settings.update_rule == "reference":
         info_model = define_info_discriminator(d_model, q_model, settings.n_cont, settings.lambda_cat,
                                                settings.lambda_cont, settings.learning_rate, settings.beta_1)
+    consistency_model = None
+    if settings.consistency_weight > 0:
+        consistency_model = define_consistency(q_model, settings.consistency_weight, settings.learning_rate,
+                                               settings.beta_1)
     g_model = define_generator(settings.latent_dim + settings.n_cat + settings.n_cont, settings.layers)
     gan_model = define_gan(g_model, d_model, settings, q_model=q_model, info_model=info_model)
-    return g_model, d_model, gan_model, dict(q_model=q_model, info_model=info_model)
+    return g_model, d_model, gan_model, dict(q_model=q_model, info_model=info_model,
+                                             consistency_model=consistency_model)
 
 
 def load_real_samples(settings, split="train"):
@@ -217,23 +241,26 @@ def generator_info(settings):
                 n_cont=settings.n_cont, noise=settings.noise_prior, n_classes=0, class_names=[])
 
 
-def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model=None):
+def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model=None, consistency_model=None):
     """`info_model`: the reference rule's discriminator for fakes (define_info_discriminator);
-    None: the tutorial's rule."""
+    None: the tutorial's rule. `consistency_model`: Q's consistency update on augmented real
+    digits (define_consistency), or None."""
     latent_dim, n_cat, n_cont, prior = settings.latent_dim, settings.n_cat, settings.n_cont, settings.noise_prior
     n_batch, batchnorm = settings.n_batch, settings.batchnorm_in_composite
     half_batch = n_batch // 2
     g_training = gu.in_training_mode(g_model)
     discriminator = info_model or d_model
+    augment = define_augmentation() if consistency_model else None
     run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset),
-                 extra_models=[q_model] + ([info_model] if info_model else []),
-                 loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)],
+                 extra_models=[q_model] + [m for m in (info_model, consistency_model) if m],
+                 loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)]
+                 + (["q_consistency"] if consistency_model else []),
                  batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont, prior)[0],
                  generator_info=generator_info(settings), companions={"q_model": q_model})
     y_gan = np.ones((n_batch, 1), dtype="float32")
 
     @run.compiled
-    def train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes):
+    def train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes, X_augmented):
         gu.unfreeze_discriminator(discriminator)
         d_loss1 = d_model.train_on_batch(X_real, y_real)
         X_fake, y_fake = generate_fake_samples(g_training, z_fake)
@@ -241,17 +268,22 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
             d_loss2 = info_model.train_on_batch(X_fake, [y_fake, cat_fake] + [cont_fake[:, k:k + 1] for k in range(n_cont)])[1]
         else:
             d_loss2 = d_model.train_on_batch(X_fake, y_fake)
+        consistency = []
+        if consistency_model:
+            consistency = [consistency_model.train_on_batch(X_augmented, consistency_model.predict_on_batch(X_real))]
         gu.freeze_discriminator(discriminator, batchnorm)
         _, g_1, g_2, *q_cont = gan_model.train_on_batch(
             z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
-        return d_loss1, d_loss2, g_1, g_2, *q_cont
+        return d_loss1, d_loss2, g_1, g_2, *q_cont, *consistency
 
     for i in run.epochs():
         for j in run.steps():
             X_real, y_real = gu.generate_real_samples(dataset, half_batch)
             z_fake, cat_fake, cont_fake = generate_latent_points(latent_dim, n_cat, half_batch, n_cont, prior)
             z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont, prior)
-            run.log_step(train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes))
+            X_augmented = np.asarray(augment(X_real, training=True)) if augment else X_real
+            run.log_step(train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes,
+                                    X_augmented))
         run.summarize(summarize_performance, d_model, dataset, settings)
     run.finish()
 

@@ -15,7 +15,7 @@ import gan_fashion
 from ganlib import judges as gj
 import infogan_mnist
 import pix2pix_maps
-from conftest import settings_of
+from conftest import save_untrained, settings_of
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,16 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, c
     run_evaluate(generator, "--data-dir", str(tiny_data))
     out = capsys.readouterr().out
     assert "training the" not in out and "measured by the shipped Fashion-MNIST judge" in out
-    assert "| measure (50 samples vs 20 real test images) | this model | real training images (floor) " \
-           "| uniform noise (ceiling) |" in out
+    assert "| measure (50 samples vs 20 real test images) | this model | real training images " \
+           "| uniform noise |" in out
+    assert "| recall (k=3; mean over classes" in out and "| intra-FID |" in out
     assert "| FID |" in out and "| KID |" in out and "| class agreement |" in out
     assert "class agreement per class: T-shirt/top" in out
     report = json.loads((generator.parent / "generator_metrics.json").read_text())
     assert report["results"]["samples"] == 50 and set(report["results"]["per_class"]) == set(gd.FASHION_CLASSES)
-    floor, ceiling = report["references"].values()
-    assert floor["fid"] < ceiling["fid"] and report["judge"]["dataset"] == "fashion_mnist"
+    real, noise = report["references"].values()
+    assert real["fid"] < noise["fid"] and report["judge"]["dataset"] == "fashion_mnist"
+    assert set(report["results"]["per_class_recall"]) == set(gd.FASHION_CLASSES)
 
 
 @pytest.mark.slow
@@ -58,13 +60,14 @@ def test_evaluate_measures_infogan_codes_and_unconditional_generators(tiny_gener
     assert len(counts) == 10 and sum(map(sum, counts)) == 50
     assert "the judge's digits for each code value:\n  code 0: " in capsys.readouterr().out
     run_evaluate(tiny_generators / "infogan" / "q_model.h5", "--data-dir", str(tiny_data))
-    assert "| measure (real test images (20)) | this model |" in capsys.readouterr().out
+    assert "| measure (real test images (20); the spread: 64 training images) | this model |" in capsys.readouterr().out
     q_report = json.loads((tiny_generators / "infogan" / "q_model_metrics.json").read_text())
     assert q_report["info"]["kind"] == "infogan_q" and q_report["results"]["q_accuracy"] >= 0.1
     run_evaluate(tiny_generators / "gan" / "generator.h5", "--data-dir", str(tiny_data),
                  "--json", str(tiny_generators / "gan.json"))
     results = json.loads((tiny_generators / "gan.json").read_text())["results"]
-    assert set(results) == {"samples", "fid", "kid", "class_kl", "class_shares"}
+    assert set(results) == {"samples", "fid", "kid", "class_kl", "class_shares", "precision", "recall", "density",
+                            "coverage", "real_precision", "real_recall", "real_density", "real_coverage"}
     assert list(results["class_shares"]) == gd.FASHION_CLASSES
     assert sum(results["class_shares"].values()) == pytest.approx(1)
     assert "classes drawn (the judge's reading): T-shirt/top " in capsys.readouterr().out
@@ -112,3 +115,24 @@ def test_evaluate_refuses_a_model_that_is_not_a_generator(capsys):
         run_evaluate(judge)
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().endswith(f"{judge.name} is a judge model, not a generator")
+
+
+@pytest.mark.slow
+def test_cas_trains_a_classifier_on_generated_images_and_tests_it_on_real_ones(tiny_generators, tiny_data, capsys):
+    generator = tiny_generators / "cgan" / "generator.h5"
+    run_evaluate(generator, "--data-dir", str(tiny_data), "--cas", "--cas-images", "40", "--json",
+                 str(tiny_generators / "cas.json"))
+    out = capsys.readouterr().out
+    assert "training a classifier on 40 generated images for 8 epochs" in out
+    cas = json.loads((tiny_generators / "cas.json").read_text())["cas"]
+    assert 0 <= cas["generated"] <= 1 and cas["real"] == gj.load_shipped_judge("fashion_mnist")[1]["test_accuracy"]
+    assert f"Classification Accuracy Score: {cas['generated']:.1%} on the 20 real test images" in out
+
+
+@pytest.mark.parametrize("flags,message", [(["--cas"], "--cas measures generators that take a class (cgan, acgan); "
+                                                       "this file is a gan model"),
+                                           (["--cas-images", "10"], "--cas measures generators that take a class")])
+def test_cas_is_refused_for_generators_without_classes(tmp_path, flags, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_evaluate(save_untrained("gan_fashion", tmp_path / "generator.h5"), *flags)
+    assert stop.value.code == 2 and message in capsys.readouterr().err

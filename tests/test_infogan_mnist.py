@@ -45,6 +45,27 @@ def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_
 
 
 @pytest.mark.slow
+def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_only(tiny_data, tmp_path):
+    """--consistency-weight: Q's reading of augmented real digits trains the layers Q shares with
+    the discriminator and Q's categorical path; not the discriminator's real-versus-fake head, not
+    the continuous codes' heads, not the generator."""
+    records = switchcheck.run_and_record("infogan_mnist", tiny_data, tmp_path,
+                                         spied={"info": "info_model", "consistency": "consistency_model"},
+                                         watched={"q": "q_model"}, flags=["--n-cont", "2", "--consistency-weight", "1"])
+    assert [record["kind"] for record in records] == ["d", "info", "consistency", "gan"] * 2
+    q_names = set(records[0]["q_names"])
+    shared = {n for n in records[0]["d_names"] if n in q_names}
+    q_own = q_names - shared
+    continuous_heads = {n for n in q_own if n.startswith("cont_")}
+    assert len(continuous_heads) == 4 and len(q_own - continuous_heads) == 2 + 4 + 2
+    for record in (r for r in records if r["kind"] == "consistency"):
+        assert moved_names(record, "g") == set()
+        assert moved_names(record, "d") == shared
+        assert moved_names(record, "q") == shared | (q_own - continuous_heads)
+        assert float(record["result"]) > 0
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("n_cont", [0, 2])
 def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont, tiny_data, tmp_path):
     cli.run_main(infogan_mnist.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), "--epochs", "1",
@@ -64,8 +85,9 @@ def test_short_run_writes_outputs_and_a_generator_of_the_right_input_size(n_cont
     assert len(q_out) == 1 + n_cont and np.allclose(np.sum(q_out[0], axis=1), 1, atol=1e-5)
     header = (tmp_path / "losses.csv").read_text().splitlines()[0]
     assert header == ",".join(["epoch", "step", "d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)])
-    assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "code_accuracy",
-                                        "raw_code_accuracy", "q_accuracy"]
+    assert metrics_columns(tmp_path)[:5] == ["epoch", "minutes", "samples", "fid", "kid"]
+    assert {"code_accuracy", "raw_code_accuracy", "q_accuracy", "q_entropy", "q_largest_share", "q_information",
+            "recall", "real_recall", "intra_fid", "both_axes"} <= set(metrics_columns(tmp_path))
     if n_cont:
         runchecks.check_report(tmp_path, summaries=1)
 

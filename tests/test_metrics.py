@@ -65,24 +65,46 @@ def test_code_matching_recovers_a_permutation_and_finds_nothing_in_noise():
 
 
 class StubQ:
-    """A Q model whose categorical code is a known function of each image's label."""
+    """A Q model whose categorical code is a known function of each image's label, which the
+    image carries as its pixel value."""
 
-    def __init__(self, labels, code_of_label):
-        self.codes = np.eye(10)[code_of_label[labels]]
+    def __init__(self, code_of_label, certainty=1.0):
+        self.code_of_label, self.certainty = code_of_label, certainty
 
     def predict(self, images, batch_size, verbose):
-        return [self.codes[:len(images)], np.zeros((len(images), 1))]
+        labels = np.rint((images[:, 0, 0, 0] + 1) * 127.5).astype(int)
+        codes = np.full((len(images), 10), (1 - self.certainty) / 9)
+        codes[np.arange(len(images)), self.code_of_label[labels]] = self.certainty
+        return [codes, np.zeros((len(images), 1))]
+
+
+def split_of_labels(rng, n):
+    labels = rng.permutation(np.arange(n) % 10)
+    return np.broadcast_to(labels[:, None, None, None], (n, 28, 28, 1)).astype("uint8"), labels
 
 
 def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
     rng = np.random.default_rng(3)
-    labels = rng.integers(0, 10, 500)
-    images = np.zeros((500, 28, 28, 1), "uint8")
+    test, train = split_of_labels(rng, 500), split_of_labels(rng, 1000)
     info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
-    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, None, (images, labels)))
-    assert q_on_test(StubQ(labels, rng.permutation(10)))["q_accuracy"] == 1.0
+    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, train, test))
+    assert q_on_test(StubQ(rng.permutation(10)))["q_accuracy"] == 1.0
     merged = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4])  # 9s read as 4s, as InfoGAN runs do
-    assert q_on_test(StubQ(labels, merged))["q_accuracy"] == pytest.approx(np.mean(labels != 9))
+    assert q_on_test(StubQ(merged))["q_accuracy"] == pytest.approx(np.mean(test[1] != 9))
+
+
+def test_q_spread_over_real_digits_tells_a_merge_without_labels():
+    rng = np.random.default_rng(4)
+    info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
+    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, split_of_labels(rng, 1000),
+                                                             split_of_labels(rng, 200)))
+    separate = q_on_test(StubQ(rng.permutation(10), certainty=0.9))
+    merged = q_on_test(StubQ(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4]), certainty=0.9))
+    unsure = q_on_test(StubQ(rng.permutation(10), certainty=0.1))  # every value near 1/10 for every image
+    assert separate["q_entropy"] == pytest.approx(np.log(10)) and separate["q_largest_share"] == pytest.approx(0.1)
+    assert merged["q_largest_share"] == pytest.approx(0.2) and merged["q_entropy"] < separate["q_entropy"] - 0.1
+    assert merged["q_information"] < separate["q_information"] - 0.05
+    assert unsure["q_information"] < 0.01 < separate["q_information"]
 
 
 def test_class_coverage_is_zero_for_even_classes_and_log_k_for_one_class():
@@ -129,10 +151,11 @@ def test_training_writes_metrics_and_keeps_the_best_generator(tiny_data, tmp_pat
     rows = read_metrics(out)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert all(r["samples"] == "60" and float(r["fid"]) > 0 and 0 <= float(r["class_agreement"]) <= 1 for r in rows)
-    best = max(rows, key=lambda r: (float(r["class_agreement"]), -int(r["epoch"])))
+    assert all(float(r["real_recall"]) >= 0 and "intra_fid" in r and 0 <= float(r["both_axes"]) <= 1 for r in rows)
+    best = max(rows, key=lambda r: (float(r["both_axes"]), -int(r["epoch"])))
     best_file = out / "generator_best.h5"
     assert best_file.read_bytes() == (out / f"generator_e{int(best['epoch']):03d}.h5").read_bytes()
-    assert f"best generator: epoch {best['epoch']} (class_agreement" in capsys.readouterr().out
+    assert f"best generator: epoch {best['epoch']} (both axes" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -161,3 +184,46 @@ def test_resumed_run_keeps_earlier_rows_and_the_best_of_the_whole_run(tiny_data,
         assert (out / "generator_best.h5").read_bytes() == (out / "generator_e002.h5").read_bytes()
     else:
         assert (out / "generator_best.h5").read_bytes() == (out / "kept_e001.h5").read_bytes()
+
+
+class StubGenerator:
+    """A "generator" that answers each asked class with images from a fixed pool of that class."""
+
+    def __init__(self, images, labels, one_each=False):
+        self.pools = [images[labels == c][:1] if one_each else images[labels == c] for c in range(10)]
+
+    def predict(self, inputs, batch_size, verbose):
+        asked = np.asarray(inputs[1])
+        turn = [np.sum(asked[:k] == c) for k, c in enumerate(asked)]  # the class's next image
+        return gd.scale_images(np.stack([self.pools[c][t % len(self.pools[c])] for c, t in zip(asked, turn)]))
+
+
+@pytest.fixture(scope="module")
+def banded_measuring():
+    """A judge that reads banded images' classes, and the splits it measures against."""
+    from ganlib import judges as gj
+    train, test = datafiles.banded_images(1000, (28, 28, 1), 10, 0), datafiles.banded_images(500, (28, 28, 1), 10, 1)
+    judge = gj.define_judge((28, 28, 1), 10)
+    judge.fit(gd.scale_images(train[0]), train[1], batch_size=50, epochs=3, verbose=0)
+    accuracy = float(np.mean(np.argmax(judge.predict(gd.scale_images(test[0]), verbose=0), 1) == test[1]))
+    return (judge, dict(test_accuracy=accuracy, test_images=500, dataset="fashion_mnist"), train, test)
+
+
+@pytest.mark.slow
+def test_both_axes_controls_reach_the_ceiling_the_floor_and_tell_a_repeated_image(banded_measuring):
+    """Held-out real images reach the ceilings; one image repeated per class is recognised but
+    covers nothing; an untrained generator sits at the floor."""
+    import cgan_fashion
+    assert banded_measuring[1]["test_accuracy"] >= 0.95  # a judge that knows the classes
+    info = dict(kind="cgan", dataset="fashion_mnist", n_classes=10, class_names=gd.FASHION_CLASSES, latent_dim=8)
+    evaluator = metrics.ImageEvaluator(info, None, measuring=banded_measuring)
+    held_out = datafiles.banded_images(500, (28, 28, 1), 10, 2)
+    real = evaluator(StubGenerator(*held_out), 500)
+    assert real["class_agreement"] >= 0.95 and real["both_axes"] >= 0.85
+    assert real["recall"] >= 0.85 * real["real_recall"] and real["precision"] >= 0.85 * real["real_precision"]
+    assert real["coverage"] >= 0.85 * real["real_coverage"] and real["real_recall"] >= 0.5
+    repeated = evaluator(StubGenerator(*held_out, one_each=True), 500)
+    assert repeated["class_agreement"] >= 0.95 and repeated["recall"] <= 0.05 and repeated["coverage"] <= 0.1
+    assert repeated["both_axes"] <= 0.1 and repeated["intra_fid"] > 5 * real["intra_fid"]
+    untrained = evaluator(cgan_fashion.define_generator(8), 500)
+    assert untrained["precision"] <= 0.05 and untrained["recall"] <= 0.05 and untrained["both_axes"] <= 0.1

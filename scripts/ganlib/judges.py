@@ -167,8 +167,12 @@ def load_judge(dataset, judges_dir, train, test):
         return judge, dict(info, source="trained on this machine")
 
 
+def judge_epochs(dataset):
+    return JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
+
+
 def expected_minutes(dataset, n_images):
-    steps = -(-n_images // JUDGE_BATCH) * JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
+    steps = -(-n_images // JUDGE_BATCH) * judge_epochs(dataset)
     return steps * JUDGE_STEP_SECONDS[gd.DATASETS[dataset]["shape"]] / 60
 
 
@@ -176,7 +180,7 @@ def train_judge(dataset, path, train, test):
     """A judge trained on the `train` split, tested on `test`, saved to `path`: (judge, info)."""
     (train_images, train_labels), (test_images, test_labels) = train, test
     title = gd.DATASETS[dataset]["title"]
-    epochs = JUDGE_EPOCHS.get(dataset, DEFAULT_JUDGE_EPOCHS)
+    epochs = judge_epochs(dataset)
     print(f"training the {title} judge: {epochs} epochs on {len(train_images):,} images, about "
           f"{max(1, round(expected_minutes(dataset, len(train_images)))):,} min on a 2-core CPU", flush=True)
     judge = define_judge(train_images.shape[1:], len(gd.DATASETS[dataset]["classes"]))

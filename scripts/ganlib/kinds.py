@@ -107,6 +107,18 @@ def code_figures(info, asked, predicted, class_names):
     return dict(code_accuracy=accuracy), dict(code_digits=counts.astype(int).tolist()), lines
 
 
+def asked_groups(info, asked, predicted, class_names):
+    """A conditional generator's images are compared, class by class, with the class asked for."""
+    return np.asarray(asked)
+
+
+def matched_groups(info, asked, predicted, class_names):
+    """InfoGAN's images are compared with the digit their code value is matched to (the one-to-one
+    matching that code accuracy uses); a value left unmatched (more values than digits) with none."""
+    counts = measures.code_counts(asked, predicted, info["n_cat"], len(class_names))
+    return measures.matched_classes(counts)[np.asarray(asked)]
+
+
 # ---------------------------------------------------------------------------------------
 # sample.py: (inputs, grid columns, column titles, title, file name) for the flags given.
 # ---------------------------------------------------------------------------------------
@@ -277,6 +289,10 @@ class Kind:
     modes: sample.py's flags it takes; sample(args, info, predict, rng, path): what sample.py draws.
     in_training_mode: sampled as trained, each image alone (Pix2Pix's BatchNormalization and dropout).
     companions: {file stem: kind} of the models saved beside each snapshot.
+    groups(info, asked, predicted, class_names): the class each generated image is compared with
+    for the per-class figures (precision, recall, density, coverage, intra-FID); None: all
+    images against all real ones. best_by: the metrics.csv column, higher better, that chooses
+    generator_best.h5 when it is not the primary figure.
     share: the primary figure is a share, from 0 to 1; chance(info): what a generator that ignores
     its input scores; anchor: (value, words) of a published figure to compare with.
     batch_split: 2 where each discriminator update takes half a batch (real, then fakes), 1 where
@@ -299,6 +315,12 @@ class Kind:
     chance: Callable = None
     anchor: tuple = None
     batch_split: int = 2
+    groups: Callable = None
+    best_by: str = None
+
+    def selection(self):
+        """(the metrics.csv column that chooses generator_best.h5, whether lower is better)."""
+        return (self.best_by, False) if self.best_by else (self.primary, self.lower_is_better)
 
     def reference_lines(self, run_info):
         """(value, words) of the levels a run's primary figure is read against: chance, the judge's
@@ -322,16 +344,19 @@ KINDS = {
     "cgan": Kind("class_agreement", False, inputs=conditional_inputs, figures=agreement_figures,
                  columns=lambda info: info["n_classes"], modes=LATENT_MODES | {"label", "per_class"},
                  sample=sample_latent(draw_conditional), share=True, chance=lambda info: 1 / info["n_classes"],
-                 progress_caption="The same inputs drawn at every summary, one class per column."),
+                 progress_caption="The same inputs drawn at every summary, one class per column.",
+                 groups=asked_groups, best_by="both_axes"),
     "acgan": Kind("class_agreement", False, inputs=conditional_inputs, figures=agreement_figures,
                   columns=lambda info: info["n_classes"], modes=LATENT_MODES | {"label", "per_class"},
                   sample=sample_latent(draw_conditional), share=True, chance=lambda info: 1 / info["n_classes"],
-                  progress_caption="The same inputs drawn at every summary, one class per column."),
+                  progress_caption="The same inputs drawn at every summary, one class per column.",
+                  groups=asked_groups, best_by="both_axes"),
     "infogan": Kind("code_accuracy", False, inputs=infogan_inputs, figures=code_figures,
                     columns=lambda info: info["n_cat"], modes=LATENT_MODES | {"code", "sweep"},
                     sample=sample_latent(draw_infogan), companions={"q_model": "infogan_q"}, share=True,
                     chance=lambda info: 1 / info["n_cat"], anchor=(0.95, "the InfoGAN paper: 95%"),
-                    progress_caption="The same inputs drawn at every summary, one code value per column."),
+                    progress_caption="The same inputs drawn at every summary, one code value per column.",
+                    groups=matched_groups, best_by="q_information"),
     "infogan_q": Kind("q_accuracy", False, measured_on="test images", modes=frozenset(), generator=False,
                       share=True),
     "pix2pix": Kind("l1", True, measured_on="pairs", modes=frozenset({"image", "pair"}), sample=translate,

@@ -23,6 +23,8 @@ from ganlib.judges import describe, features_and_classes, judge_outputs, load_ju
 from ganlib.kinds import KINDS
 
 FULL_SAMPLES = 10000  # evaluate.py; the training scripts use --eval-samples (2,000)
+AXES = ("precision", "recall", "density", "coverage", "intra_fid")  # their ceilings are written beside them
+Q_SPREAD_IMAGES = 10000  # real training digits that Q's spread is read on, the same ones at every summary
 PREDICT_BATCH = 500
 
 
@@ -60,35 +62,99 @@ class ImageEvaluator:
         self.class_names = gd.DATASETS[info["dataset"]]["classes"]
         if info.get("trained_on") and info["trained_on"] != self.class_names:
             test_images, test_labels = gd.select_classes(test_images, test_labels, info["dataset"], info["trained_on"])
-            train_images, _ = gd.select_classes(train_images, train_labels, info["dataset"], info["trained_on"])
-        self.train_images = gd.scale_images(train_images)
-        self.test_images, self.test_labels = gd.scale_images(test_images), test_labels
+            train_images, train_labels = gd.select_classes(train_images, train_labels, info["dataset"],
+                                                           info["trained_on"])
+        self.train_images, self.train_labels = gd.scale_images(train_images), np.asarray(train_labels)
+        self.test_images, self.test_labels = gd.scale_images(test_images), np.asarray(test_labels)
         self.judge_model = features_and_classes(self.judge)
         self.test_features, _ = judge_outputs(self.judge_model, self.test_images)
         self.count = f"samples vs {len(self.test_images):,} real test images"
+        self.ceilings = {}
 
-    def images_vs_test(self, images):
-        """(FID and KID, the judge's class of each image)."""
-        features, predicted = judge_outputs(self.judge_model, images, self.verbose if len(images) > PREDICT_BATCH else 0)
-        return dict(fid=measures.frechet_distance(features, self.test_features),
-                    kid=measures.kernel_distance(features, self.test_features)), predicted
+    def read(self, images):
+        """The judge's features of images and the class it reads in each."""
+        return judge_outputs(self.judge_model, images, self.verbose if len(images) > PREDICT_BATCH else 0)
+
+    def against_test(self, features, groups=None):
+        """(FID, KID and both axes against the real test images, within each class where `groups`
+        gives each image's class, else over all; the per-class figures by name)."""
+        results = dict(fid=measures.frechet_distance(features, self.test_features),
+                       kid=measures.kernel_distance(features, self.test_features))
+        if groups is None:
+            return dict(results, **measures.both_axes(self.test_features, features)), {}
+        means, per_class = measures.per_class_axes(self.test_features, self.test_labels, features, groups,
+                                                   len(self.class_names))
+        return dict(results, **means), {f"per_class_{name}": dict(zip(self.class_names, values))
+                                        for name, values in per_class.items()}
 
     def __call__(self, g_model, n, seed=0):
         """The same n inputs (for a seed) at every call, so that epochs differ only by the generator:
-        {figure: value, "details": {...}, "lines": [...]}."""
+        {figure: value, "details": {...}, "lines": [...]}, the figures of both axes beside their
+        ceilings (real_...: the same figures for as many real training images)."""
         inputs, asked = self.kind.inputs(self.info, n, np.random.default_rng(seed))
         images = timed_predict(g_model, inputs, self.verbose, "generating and reading")
-        results, predicted = self.images_vs_test(images)
+        features, predicted = self.read(images)
+        groups = self.kind.groups(self.info, asked, predicted, self.class_names) if self.kind.groups else None
+        results, axes_details = self.against_test(features, groups)
         figures, details, lines = self.kind.figures(self.info, asked, predicted, self.class_names)
-        return dict(samples=n, **results, **figures, details=details, lines=lines)
+        results.update(figures)
+        ceiling = self.ceiling(n, seed)
+        results.update({f"real_{name}": ceiling[name] for name in AXES if name in ceiling})
+        agreement = results.get("class_agreement", results.get("code_accuracy"))
+        if agreement is not None:
+            results["both_axes"] = measures.harmonic_mean_of_shares(
+                (agreement, self.judge_info["test_accuracy"]), (results["recall"], ceiling["recall"]))
+        if "per_class_recall" in axes_details:
+            lines = lines + [f"recall per class (real training images {ceiling['recall']:.2f}): " + ", ".join(
+                f"{name} {value:.2f}" for name, value in axes_details["per_class_recall"].items())]
+        return dict(samples=n, **results, details=dict(details, **axes_details), lines=lines)
+
+    def real_sample(self, n, seed=0):
+        """n real training images, as many of each class as n allows (the ceiling's sample), and
+        their labels."""
+        rng = np.random.default_rng(seed)
+        classes = np.unique(self.train_labels)
+        per_class = max(1, n // len(classes))
+        chosen = np.concatenate([rng.choice(np.flatnonzero(self.train_labels == c),
+                                            min(per_class, int(np.sum(self.train_labels == c))), replace=False)
+                                 for c in classes])
+        return self.train_images[chosen], self.train_labels[chosen]
+
+    def ceiling(self, n, seed=0):
+        """Every figure of n real training images against the real test images: what a generator
+        that drew the real distribution would score at this sample size (once per run and size)."""
+        if (n, seed) not in self.ceilings:
+            images, labels = self.real_sample(n, seed)
+            features, _ = self.read(images)
+            self.ceilings[n, seed] = self.against_test(features, labels if self.kind.groups else None)[0]
+        return self.ceilings[n, seed]
 
     def references(self, n, seed=0):
-        """The floor (n real training images) and the ceiling (n images of uniform noise)."""
+        """What the figures read at their best (n real training images, as many of each class) and at
+        their worst (n images of uniform noise)."""
         rng = np.random.default_rng(seed)
-        floor = self.train_images[rng.choice(len(self.train_images), min(n, len(self.train_images)), replace=False)]
         noise = rng.uniform(-1, 1, (n, *self.test_images.shape[1:])).astype("float32")
-        return {"real training images (floor)": self.images_vs_test(floor)[0],
-                "uniform noise (ceiling)": self.images_vs_test(noise)[0]}
+        groups = np.arange(n) % len(self.class_names) if self.kind.groups else None
+        return {"real training images": self.ceiling(n, seed),
+                "uniform noise": self.against_test(self.read(noise)[0], groups)[0]}
+
+
+def classification_accuracy_score(evaluator, g_model, n=None, seed=0):
+    """CAS (Ravuri & Vinyals 2019, arXiv 1905.10887): a classifier of the judge's architecture and
+    training, trained on n generated images only (as many of each class; default: the real
+    training split's size), tested on the real test images. Beside it stands the same classifier
+    trained on the real training images: the judge itself. (CAS, the judge's accuracy)."""
+    from ganlib.judges import JUDGE_BATCH, define_judge, judge_epochs
+    n = n or len(evaluator.train_images)
+    inputs, asked = evaluator.kind.inputs(evaluator.info, n, np.random.default_rng(seed))
+    images = timed_predict(g_model, inputs, evaluator.verbose, "generating the training set")
+    classifier = define_judge(images.shape[1:], len(evaluator.class_names))
+    epochs = judge_epochs(evaluator.info["dataset"])
+    print(f"training a classifier on {n:,} generated images for {epochs} epochs, as the judge was trained on real ones",
+          flush=True)
+    classifier.fit(images, np.asarray(asked), batch_size=JUDGE_BATCH, epochs=epochs, verbose=evaluator.verbose)
+    _, accuracy = classifier.evaluate(evaluator.test_images, evaluator.test_labels, batch_size=PREDICT_BATCH, verbose=0)
+    return float(accuracy), evaluator.judge_info["test_accuracy"]
 
 
 class TranslationEvaluator:
@@ -125,13 +191,27 @@ class TestImagesEvaluator:
         self.primary, self.lower_is_better = self.kind.primary, self.kind.lower_is_better
         images, self.labels = measuring[3] if measuring else gd.load_dataset(info["dataset"], data_dir, "test")
         self.images = gd.scale_images(images)
-        self.count = f"real test images ({len(self.images):,})"
+        train_images = measuring[2][0] if measuring else gd.load_dataset(info["dataset"], data_dir, "train")[0]
+        chosen = np.random.default_rng(0).choice(len(train_images), min(Q_SPREAD_IMAGES, len(train_images)),
+                                                 replace=False)
+        self.train_images = gd.scale_images(train_images[np.sort(chosen)])
+        self.count = f"real test images ({len(self.images):,}); the spread: {len(self.train_images):,} training images"
+
+    def readings(self, model, images):
+        outputs = model.predict(images, batch_size=PREDICT_BATCH, verbose=self.verbose)
+        return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)
 
     def __call__(self, model, n=None, seed=0):
-        outputs = model.predict(self.images, batch_size=PREDICT_BATCH, verbose=self.verbose)
-        codes = np.argmax(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, axis=1)
+        """Q's accuracy on the real test digits, its values matched to the labels (the paper's
+        figure), and, without labels, how it spreads real training digits over its values."""
+        codes = np.argmax(self.readings(model, self.images), axis=1)
         accuracy = measures.code_accuracy(codes, self.labels, self.info["n_cat"], int(np.max(self.labels)) + 1)
-        return {self.primary: accuracy, "details": {}, "lines": []}
+        entropy, largest, information = measures.reading_spread(self.readings(model, self.train_images))
+        lines = [f"Q on real training digits, without labels: argmax entropy {entropy:.3f} nats "
+                 f"(even: {np.log(self.info['n_cat']):.3f}), largest share {largest:.1%}, "
+                 f"information {information:.3f} nats"]
+        return {self.primary: accuracy, "q_entropy": entropy, "q_largest_share": largest,
+                "q_information": information, "details": {}, "lines": lines}
 
     def references(self, n, seed=0):
         return {}
@@ -176,11 +256,19 @@ class QualityLog:
             return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
 
     def beats(self, row, best):
-        """Whether a metrics row is better than `best` (None: no row yet) on the primary figure."""
-        if best is None:
+        """Whether a metrics row is better than `best` (None: no row yet) on the figure that chooses
+        the best snapshot (its kind's selection); a row from before that figure existed loses."""
+        name, lower_is_better = self.selection(row)
+        if best is None or name not in best:
             return True
-        value, old = row[self.evaluator.primary], best[self.evaluator.primary]
-        return value < old if self.evaluator.lower_is_better else value > old
+        value, old = row[name], best[name]
+        return value < old if lower_is_better else value > old
+
+    def selection(self, row):
+        """(the column that chooses the best snapshot, lower better): the kind's choice where the row
+        has it, else the primary figure."""
+        name, lower_is_better = self.evaluator.kind.selection()
+        return (name, lower_is_better) if name in row else (self.evaluator.primary, self.evaluator.lower_is_better)
 
     def best(self):
         best = None
@@ -217,8 +305,9 @@ class QualityLog:
         if self.beats(row, best):
             copy_file(snapshot, self.out_dir / "generator_best.h5")
             best = row
+        chosen_by = self.selection(best)[0]
         print(f"epoch {epoch}: {self.summary(row)}; best so far: epoch {best['epoch']:.0f} "
-              f"({self.evaluator.primary} {best[self.evaluator.primary]:.4g})")
+              f"({chosen_by.replace('_', ' ')} {best[chosen_by]:.4g})")
         return row
 
     def judge(self):
@@ -233,11 +322,14 @@ class QualityLog:
         """The primary figure first, the raw generator's beside it, then the rest."""
         primary = self.evaluator.primary
         raw = f" (raw generator {row[f'raw_{primary}']:.4g})" if f"raw_{primary}" in row else ""
-        rest = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "minutes", primary, f"raw_{primary}"))
+        shown = [k for k in row if k not in ("epoch", "minutes", primary, f"raw_{primary}") and not k.startswith("real_")]
+        rest = ", ".join(f"{k} {row[k]:.4g}" + (f" (real images {row['real_' + k]:.4g})" if f"real_{k}" in row else "")
+                         for k in shown)
         return f"{primary} {row[primary]:.4g}{raw}, {rest}"
 
     def report(self):
         best = self.best() if self.evaluator else None
         if best:
-            print(f"best generator: epoch {best['epoch']:.0f} ({self.evaluator.primary} "
-                  f"{best[self.evaluator.primary]:.4g}), saved as {self.out_dir / 'generator_best.h5'}")
+            chosen_by = self.selection(best)[0]
+            print(f"best generator: epoch {best['epoch']:.0f} ({chosen_by.replace('_', ' ')} "
+                  f"{best[chosen_by]:.4g}), saved as {self.out_dir / 'generator_best.h5'}")

@@ -169,9 +169,12 @@ def quality_section(rows, best_name, info):
         return "<p>Not measured (<code>--eval-samples 0</code>) or no summary yet.</p>"
     kind = kind_of_run(info)
     primary, lower_is_better = primary_figure(rows[0], kind)
+    chosen_by, chosen_lower = kind.selection() if kind is not None and kind.selection()[0] in rows[0] else \
+        (primary, lower_is_better)
     epochs = [float(r["epoch"]) for r in rows]
     values = [float(r[primary]) for r in rows]
-    best = (min if lower_is_better else max)(range(len(rows)), key=lambda k: values[k])
+    chosen = [float(r[chosen_by]) for r in rows]
+    best = (min if chosen_lower else max)(range(len(rows)), key=lambda k: chosen[k])
     series = [(f"{primary} (averaged generator)" if f"raw_{primary}" in rows[0] else primary,
                epochs, values, COLOURS[0], 1)]
     if f"raw_{primary}" in rows[0]:
@@ -184,9 +187,26 @@ def quality_section(rows, best_name, info):
     said = "".join(f"<li>{esc(text)}</li>" for _, text in references)
     header = "".join(f"<th>{esc(k)}</th>" for k in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return (f"{chart}\n{f'<ul>{said}</ul>' if said else ''}<p>Best: epoch {epochs[best]:.0f}, {esc(primary)} "
-            f"{values[best]:.4g}{f', saved as <code>{esc(best_name)}</code>' if best_name else ''}.</p>\n"
+    chosen_words = "" if chosen_by == primary else f", chosen by {esc(chosen_by)} {chosen[best]:.4g}"
+    return (f"{chart}\n{f'<ul>{said}</ul>' if said else ''}{axes_chart(rows, epochs)}"
+            f"<p>Best: epoch {epochs[best]:.0f}, {esc(primary)} {values[best]:.4g}{chosen_words}"
+            f"{f', saved as <code>{esc(best_name)}</code>' if best_name else ''}.</p>\n"
             f"<table><tr>{header}</tr>{body}</table>")
+
+
+def axes_chart(rows, epochs):
+    """Precision (fidelity) and recall (coverage) by epoch, each beside its ceiling: the same figure
+    for as many real training images."""
+    if "recall" not in rows[0]:
+        return ""
+    series = [(name, epochs, [float(r[name]) for r in rows], colour, 1)
+              for name, colour in (("precision", COLOURS[2]), ("recall", COLOURS[3])) if name in rows[0]]
+    lines = [(float(rows[-1][f"real_{name}"]), f"{name} of real training images: {float(rows[-1][f'real_{name}']):.2f}")
+             for name in ("precision", "recall") if rows[-1].get(f"real_{name}")]
+    chart = svg_chart(series, "epoch", "precision and recall", lines=lines, y_range=(0, 1))
+    return (f"<p>Both axes, in the judge's features (k=3; per class, averaged, where the generator "
+            f"takes classes): precision, how many generated images look like real ones; recall, how "
+            f"much of the real images the generated ones cover.</p>{chart}")
 
 
 def state_line(info, out_dir):
