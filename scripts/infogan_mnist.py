@@ -31,6 +31,12 @@ What differs from the tutorial, and why (--preset tutorial puts back the six set
   inference-mode fakes no digits appeared in 5 epochs.
 - The updates run as one compiled program (ganlib/step.py; --eager: one Keras call each), and
   the grids, snapshots and metrics use an average of the generator's weights (EMA_DECAY).
+- generator_best.h5 is chosen without labels, by how surely and how evenly Q reads real digits
+  (q_information, docs/quality.md), since InfoGAN's point is to learn without them.
+
+Beyond the paper, one flag each: --consistency-weight W trains Q to read a real digit and a
+shifted, turned, zoomed copy of it alike (Elastic-InfoGAN, Ojha et al. 2019), so Q learns from
+real digits too; --batch-size 128 is the official code's batch.
 """
 import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads
 

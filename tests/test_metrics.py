@@ -227,3 +227,17 @@ def test_both_axes_controls_reach_the_ceiling_the_floor_and_tell_a_repeated_imag
     assert repeated["both_axes"] <= 0.1 and repeated["intra_fid"] > 5 * real["intra_fid"]
     untrained = evaluator(cgan_fashion.define_generator(8), 500)
     assert untrained["precision"] <= 0.05 and untrained["recall"] <= 0.05 and untrained["both_axes"] <= 0.1
+
+
+def test_precision_recall_density_and_coverage_on_points_on_a_line():
+    real, fake = np.array([[0.0], [1], [2], [3]]), np.array([[0.5], [10]])
+    # Each real point's ball reaches its nearest neighbour (radius 1); each fake's the other fake (9.5)
+    assert measures.manifold_figures(real, fake, 1) == dict(precision=0.5, recall=1.0, density=1.0, coverage=0.5)
+
+
+def test_the_figures_match_the_prdc_package():
+    prdc = pytest.importorskip("prdc")
+    rng = np.random.default_rng(5)
+    real, fake = rng.standard_normal((700, 16)), rng.normal(0.3, 1.2, (2300, 16))  # more rows than one block
+    for k in (3, 5):
+        assert measures.manifold_figures(real, fake, k) == pytest.approx(prdc.compute_prdc(real, fake, k))

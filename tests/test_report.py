@@ -112,6 +112,19 @@ def test_the_quality_chart_shows_chance_and_the_judge_on_a_share_axis_from_0_to_
     assert ">0</text>" in chart and ">1</text>" in chart  # the y axis' ends
 
 
+def test_the_best_is_marked_by_both_axes_and_recall_is_drawn_beside_its_ceiling():
+    """A conditional run's best snapshot is the one both_axes chose, not the highest agreement, and
+    precision and recall are drawn with the real images' own figures across the chart."""
+    info = dict(generator=dict(kind="cgan", n_classes=10), judge_accuracy=0.9081)
+    rows = [dict(epoch="1", class_agreement="0.95", precision="0.9", recall="0.1", real_precision="0.88",
+                 real_recall="0.87", both_axes="0.2"),
+            dict(epoch="2", class_agreement="0.85", precision="0.85", recall="0.5", real_precision="0.88",
+                 real_recall="0.87", both_axes="0.7")]
+    section = gan_report.quality_section(rows, "generator_best.h5", info)
+    assert "Best: epoch 2, class_agreement 0.85, chosen by both_axes 0.7" in section
+    assert "recall of real training images: 0.87" in section and "precision of real training images: 0.88" in section
+
+
 def test_one_summary_is_drawn_as_a_point_away_from_the_axis_labels():
     chart = gan_report.quality_section([dict(epoch="1", fid="300")], None, {})
     assert chart.count("<circle") == 2  # the point, and the ring marking it best

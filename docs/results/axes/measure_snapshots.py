@@ -1,0 +1,81 @@
+"""Measures every snapshot of a run on both axes, as a training summary now does, into a CSV, and
+draws the curves: for runs made before a summary measured both axes, or to measure again.
+
+    python docs/results/axes/measure_snapshots.py RUN_FOLDER NAME [--samples 2000] [--data-dir DIR]
+
+Writes NAME_axes.csv and NAME_axes.png beside this file: for each generator_eNNN.h5 of the run
+(and its q_model_eNNN.h5, for InfoGAN), the figures metrics.csv holds, with their ceilings.
+"""
+import argparse
+import csv
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2] / "scripts"))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ganlib import helpers as gu, kinds as gk, metrics  # noqa: E402
+from ganlib.saved import read_generator_info  # noqa: E402
+
+
+def measure(run, samples, data_dir):
+    snapshots = sorted(run.glob("generator_e*.h5"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
+    info = read_generator_info(snapshots[0])
+    measuring = metrics.load_measuring_data(info["dataset"], None, data_dir)
+    evaluator = metrics.evaluator_for(info, None, data_dir, measuring=measuring)
+    q_evaluator = None
+    if gk.KINDS[info["kind"]].companions:
+        q_info = dict(info, kind=gk.KINDS[info["kind"]].companions["q_model"])
+        q_evaluator = metrics.evaluator_for(q_info, None, data_dir, measuring=measuring)
+    rows = []
+    for path in snapshots:
+        epoch = int(re.findall(r"\d+", path.stem)[-1])
+        model, _ = gu.load_generator(path)
+        row = dict(epoch=epoch, **metrics.figures_of(evaluator(model, samples)))
+        q_path = path.with_name(path.name.replace("generator", "q_model"))
+        if q_evaluator is not None and q_path.is_file():
+            row.update(metrics.figures_of(q_evaluator(gu.load_generator(q_path)[0])))
+        print(", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
+        rows.append(row)
+    return rows
+
+
+def draw(rows, name):
+    epochs = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for column, colour in (("class_agreement", "C0"), ("code_accuracy", "C0"), ("precision", "C2"),
+                           ("recall", "C3"), ("q_accuracy", "C1")):
+        if column in rows[0]:
+            ax.plot(epochs, [r[column] for r in rows], "o-", color=colour, label=column.replace("_", " "))
+            if f"real_{column}" in rows[0]:
+                ax.axhline(rows[-1][f"real_{column}"], color=colour, linestyle="--", linewidth=0.8,
+                           label=f"{column} of real training images")
+    ax.set(xlabel="epoch", ylim=(0, 1), title=name)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(HERE / f"{name}_axes.png", dpi=100)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    rows = measure(args.run, args.samples, args.data_dir)
+    with open(HERE / f"{args.name}_axes.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:.6g}" for k, v in r.items()} for r in rows)
+    draw(rows, args.name)
+
+
+if __name__ == "__main__":
+    main()
