@@ -23,9 +23,9 @@ from pathlib import Path
 
 from ganlib import cli, kinds as gk, measures, settings as gs
 from ganlib.files import UserError, write_text
-from ganlib.saved import generator_in, read_generator_info
+from ganlib.saved import generator_in, read_generator_info, recorded_data_dir
 
-MEASURES = {"fid": "FID", "kid": "KID", "class_kl": "class coverage (KL from uniform, nats; 0: all even)",
+MEASURES = {"fid": "FID", "kid": "KID (squared MMD in the judge's features, not x1000)", "class_kl": "class coverage (KL from uniform, nats; 0: all even)",
             "class_agreement": "class agreement", "code_accuracy": "code accuracy",
             "precision": "precision (k=3; mean over classes where there are classes)",
             "recall": "recall (k=3; mean over classes where there are classes)",
@@ -45,7 +45,9 @@ def parse_args(argv=None):
     parser.add_argument("--samples", type=cli.int_up_to(gs.MAX_SAMPLES), default=FULL_SAMPLES,
                         help=f"generated images, at most {gs.MAX_SAMPLES:,} (Pix2Pix: validation pairs, at most "
                              "all of them)")
-    parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files")
+    parser.add_argument("--data-dir", default=None,
+                        help="a folder holding the dataset files (default: the one the run recorded in run.json, "
+                             "else Keras' cache)")
     parser.add_argument("--judge-dir", "--judges-dir", dest="judge_dir", default=None,
                         help="where judges for datasets without a shipped one are cached, trained there "
                              "when missing (default: judges/ under KERAS_HOME or ~/.keras)")
@@ -92,17 +94,20 @@ def inception_fid(evaluator, g_model, n, seed):
               f"({type(error).__name__}: {str(error).splitlines()[0][:120]})")
         return None
     inputs, _ = evaluator.kind.inputs(evaluator.info, n, np.random.default_rng(seed))
-    generated = g_model.predict(inputs, batch_size=500, verbose=1)
-    fid = measures.frechet_distance(inception.predict(generated, batch_size=100, verbose=1),
-                                    inception.predict(evaluator.test_images, batch_size=100, verbose=1))
+    generated = g_model.predict(inputs, batch_size=500, verbose=cli.progress_verbosity())
+    fid = measures.frechet_distance(inception.predict(generated, batch_size=100, verbose=cli.progress_verbosity()),
+                                    inception.predict(evaluator.test_images, batch_size=100, verbose=cli.progress_verbosity()))
     print(f"Inception FID ({n} samples against {len(evaluator.test_images)} real test images): {fid:.4g}")
     return fid
 
 
 def main(argv=None):
     args = parse_args(argv)
-    cli.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     path = generator_in(args.generator)
+    if args.data_dir is None and recorded_data_dir(path) is not None:
+        args.data_dir = recorded_data_dir(path)
+        print(f"data: {args.data_dir}, the folder the run was given (run.json); --data-dir reads another")
+    cli.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     info = read_generator_info(path)
     kind = gk.kind_of(info, path, generator=False)
     if (args.cas or args.cas_images) and kind.groups is not gk.asked_groups:
@@ -116,7 +121,7 @@ def main(argv=None):
     print(f"loading Keras, then {path} and what measures it", flush=True)
     from ganlib import helpers as gu, judges as gj, metrics
     model, _ = gu.load_generator(path)
-    evaluator = metrics.evaluator_for(info, args.judge_dir, args.data_dir, verbose=1)
+    evaluator = metrics.evaluator_for(info, args.judge_dir, args.data_dir, verbose=cli.progress_verbosity())
     results = evaluator(model, args.samples, args.seed)
     count = f"{results.get('samples', results.get('pairs', ''))} {evaluator.count}".strip()
     references = evaluator.references(results.get("samples", args.samples), args.seed)

@@ -65,8 +65,9 @@ def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts, or a run's output "
                                           "folder (its generator_best.h5, else generator.h5)")
-    parser.add_argument("--n", type=cli.int_up_to(MAX_N), default=10,
-                        help=f"grid side (n x n images), rows per class, or interpolation steps; at most {MAX_N}")
+    parser.add_argument("--n", type=cli.int_up_to(MAX_N), default=None,
+                        help=f"grid side (n x n images), rows per class, or interpolation steps; at most {MAX_N} "
+                             "(default: 10)")
     parser.add_argument("--label", default=None, help="class number or name (conditional generators)")
     parser.add_argument("--code", type=cli.non_negative_int, default=None, help="categorical code value (InfoGAN)")
     mode = parser.add_mutually_exclusive_group()
@@ -81,7 +82,32 @@ def parse_args(argv=None):
     parser.add_argument("--save-array", default=None, help="also save the images as this .npy file")
     parser.add_argument("--seed", type=cli.seed, default=None,
                         help="seed for the same images again (default: new ones each run)")
-    return parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        hint = (f" (a class name with a space needs quotes: --label \"{args.label} {' '.join(unknown)}\")"
+                if args.label is not None and not unknown[0].startswith("-") else "")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    for flag, clashes in conflicting_flags(args):
+        parser.error(f"{flag} cannot go with {clashes}: {CONFLICTS[flag, clashes]}")
+    args.n = DEFAULT_N if args.n is None else args.n
+    return args
+
+
+DEFAULT_N = 10
+# Flags that mean nothing together, and why: each pair is refused rather than one silently dropped
+CONFLICTS = {("--per-class", "--label"): "--per-class draws every class in its own column; --label draws one",
+             ("--sweep", "--code"): "a sweep draws one row per code value",
+             ("--sweep", "--n"): "a sweep's rows are the code values and its columns the sweep's 10 steps",
+             ("--point", "--n"): "--point draws the one image of that latent vector",
+             ("--image", "--n"): "a translation draws one image for each one given",
+             ("--pair", "--n"): "a translation draws one image for each one given"}
+
+
+def conflicting_flags(args):
+    given = {"--per-class": args.per_class, "--label": args.label is not None, "--sweep": args.sweep is not None,
+             "--code": args.code is not None, "--n": args.n is not None, "--point": args.point is not None,
+             "--image": args.image is not None, "--pair": args.pair}
+    return [(a, b) for a, b in CONFLICTS if given[a] and given[b]]
 
 
 def main(argv=None):

@@ -136,3 +136,12 @@ def test_cas_is_refused_for_generators_without_classes(tmp_path, flags, message,
     with pytest.raises(SystemExit) as stop:
         run_evaluate(save_untrained("gan_fashion", tmp_path / "generator.h5"), *flags)
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_folder_is_measured_on_the_data_its_run_recorded(tiny_generators, tiny_data, capsys):
+    """Offline, with the data in a folder only run.json names, `evaluate.py RUN` needs no flag."""
+    run_evaluate(tiny_generators / "infogan")
+    out = capsys.readouterr().out
+    assert f"data: {tiny_data}, the folder the run was given (run.json)" in out
+    assert json.loads((tiny_generators / "infogan" / "generator_best_metrics.json").read_text())["results"]["samples"] == 50

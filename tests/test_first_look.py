@@ -144,3 +144,12 @@ def test_a_python_without_keras_names_the_virtual_environment():
     assert re.fullmatch(r"error: Keras is not installed for \S+: is the virtual environment active\? [^\n]+\n",
                         result.stderr), result.stderr
 
+
+
+@pytest.mark.parametrize("script,folder", [("pix2pix_maps", "(default: outputs/pix2pix_<direction>/)"),
+                                           ("cgan_fashion", "(default: outputs/cgan_fashion/ or outputs/cgan_<dataset>/)"),
+                                           ("gan_fashion", "(default: outputs/gan_fashion/)")])
+def test_help_names_the_output_folder_the_run_writes_to(script, folder, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.run_main(importlib.import_module(script).main, ["--help"])
+    assert stop.value.code == 0 and folder in " ".join(capsys.readouterr().out.split())

@@ -130,10 +130,10 @@ def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
     np.testing.assert_array_equal(inputs[:, 72:], 0)
 
 
-@pytest.mark.parametrize("flags,count", [([], 30), (["--code", "7", "--n", "2"], 4), (["--sweep", "1"], 100),
+@pytest.mark.parametrize("flags,count", [(["--n", "3"], 30), (["--code", "7", "--n", "2"], 4), (["--sweep", "1"], 100),
                                          (["--point", "0.5", "--code", "2"], 1), (["--interpolate", "--n", "4"], 4)])
 def test_sample_modes(infogan_generator, tmp_path, flags, count):
-    cli.run_main(sample.main, [str(infogan_generator), "--n", "3", "--out", str(tmp_path / "s.png"),
+    cli.run_main(sample.main, [str(infogan_generator), "--out", str(tmp_path / "s.png"),
                               "--save-array", str(tmp_path / "a.npy"), *flags])
     assert np.load(tmp_path / "a.npy").shape == (count, 28, 28, 1)
 

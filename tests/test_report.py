@@ -88,6 +88,27 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
     assert frames(tmp_path / "progress.gif") == 3
 
 
+def test_a_run_stopped_in_its_first_steps_has_its_losses_and_the_true_step_count(tiny_data, tmp_path):
+    """Ctrl-C long before the first refresh: losses.csv holds every step trained and the report
+    counts them, as the terminal's line does."""
+    dataset = gd.scale_images(gd.load_dataset("fashion_mnist", tiny_data)[0])
+    flags = ["--epochs", 3, "--batch-size", 8, "--steps-per-epoch", 5, "--eval-samples", 0, "--out", tmp_path, "--eager"]
+    g_model, d_model, gan_model = gan_fashion.define_models(settings_of(gan_fashion))[:3]
+    original, calls = d_model.train_on_batch, []
+
+    def ctrl_c_in_the_second_step(x, y):
+        calls.append(1)
+        if len(calls) == 3:  # step 2's real half: the stop comes after step 2
+            cli.STOP["requested"] = True
+        return original(x, y)
+
+    d_model.train_on_batch = ctrl_c_in_the_second_step
+    with cli.stop_requests_handled(), pytest.raises(cli.Interrupted):
+        gan_fashion.train(g_model, d_model, gan_model, dataset, settings_of(gan_fashion, *flags))
+    assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2
+    assert "<th>steps</th><td>2 of 15</td>" in (tmp_path / "report.html").read_text()
+
+
 def test_the_best_epoch_is_the_one_generator_best_h5_was_chosen_by():
     """Pix2Pix with the average off (no raw_ column): lowest L1, as QualityLog keeps it, not SSIM."""
     rows = [dict(epoch="1", pairs="2", l1="0.30", psnr="12", ssim="0.50"),

@@ -77,6 +77,12 @@ def not_generators(tmp_path):
     ("gan", ["--label", "1"], "--label is for cgan, acgan generators; this one is gan"),
     ("gan", ["--per-class"], "--per-class is for cgan, acgan generators; this one is gan"),
     ("gan", ["--sweep", "0"], "--sweep is for infogan generators; this one is gan"),
+    ("cgan", ["--label", "Dress", "--per-class"], "--per-class cannot go with --label: --per-class draws every class"),
+    ("cgan", ["--sweep", "1", "--code", "2"], "--sweep cannot go with --code: a sweep draws one row per code value"),
+    ("cgan", ["--sweep", "0", "--n", "5"], "--sweep cannot go with --n: a sweep's rows are the code values"),
+    ("gan", ["--point", "0.5", "--n", "3"], "--point cannot go with --n: --point draws the one image"),
+    ("cgan", ["--label", "Ankle", "boot"], 'unrecognized arguments: boot (a class name with a space needs quotes: '
+                                           '--label "Ankle boot")'),
 ])
 def test_bad_input_is_one_line_and_nonzero(generators, not_generators, target, flags, message, capsys):
     path = generators / f"{target}.h5" if target in ("cgan", "gan") else not_generators / target

@@ -139,6 +139,17 @@ def fraction(text):
     return value
 
 
+def progress_verbosity():
+    """Keras' verbose= for a progress bar: the redrawn bar on a terminal, else (a file, a pipe)
+    one plain line when done, without the bar's ANSI codes."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def count(n, word):
+    """"1 epoch", "2 epochs", "1,875 steps": a number and its word, in the plural when it is not one."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 def resume_command():
     """The command line that goes on from this run's checkpoint."""
     argv = ["python", *sys.argv]

@@ -170,8 +170,9 @@ def dataset_places(data_dir=None):
     return places + [LOCAL_DATA_DIR, keras_cache_dir(), SYSTEM_DATA_DIR]
 
 
-def load_dataset(name, data_dir=None, split="train"):
-    """(images uint8 NHWC, labels int64) of one split, from the first place that has it."""
+def load_dataset(name, data_dir=None, split="train", quiet=False):
+    """(images uint8 NHWC, labels int64) of one split, from the first place that has it; where
+    that is not --data-dir, a note says so (once a run: for its training split, unless `quiet`)."""
     if name not in DATASETS:
         raise UserError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     spec = DATASETS[name]
@@ -180,7 +181,7 @@ def load_dataset(name, data_dir=None, split="train"):
         for layout in spec["layouts"](split):
             paths = [place / rel for rel in layout]
             if all(p.is_file() for p in paths):
-                if data_dir and place != places[0]:
+                if data_dir and place != places[0] and split == "train" and not quiet:
                     print(f"note: {spec['title']} ({split}) is not in --data-dir {data_dir}: using {paths[0].parent}")
                 images, labels = spec["read"](paths, split)
                 return _checked(name, images, labels, paths)

@@ -142,11 +142,9 @@ def load_generator(path, verify=True):
 
 
 def plot_architectures(out_dir, *models):
-    """<name>_plot.png for each model through keras.utils.plot_model, or a one-line note
-    when Graphviz is not installed."""
+    """<name>_plot.png for each model through keras.utils.plot_model; none when Graphviz is not
+    installed, which the report page says, with how to install it."""
     if shutil.which("dot") is None:
-        print("note: Graphviz is not installed, so the architecture plots are not drawn "
-              "(apt-get install graphviz / brew install graphviz)")
         return
     for model in models:
         atomic_write(Path(out_dir) / f"{model.name}_plot.png",

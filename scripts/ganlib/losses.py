@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ganlib import cli  # noqa: E402
 from ganlib.files import UserError, atomic_write, write_csv  # noqa: E402
 
 FLUSH_SECONDS = 0.5  # how often the losses are read back from the device: the progress bar's refresh
@@ -41,7 +42,9 @@ class LossLog:
 
     def start_epoch(self, epoch, n_epochs, steps, first=0):
         print(f"Epoch {epoch}/{n_epochs}")
-        self.progbar = ResumedProgbar(steps, first, stateful_metrics=self.names)
+        # Keras' bar redraws itself with ANSI codes: in a file or a pipe, one plain line an epoch instead
+        self.progbar = ResumedProgbar(steps, first, stateful_metrics=self.names,
+                                      verbose=cli.progress_verbosity())
 
     def add(self, epoch, step, losses):
         self.pending.append((epoch, step, losses))

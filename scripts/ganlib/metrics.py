@@ -28,9 +28,10 @@ Q_SPREAD_IMAGES = 10000  # real training digits that Q's spread is read on, the 
 PREDICT_BATCH = 500
 
 
-def load_measuring_data(dataset, judges_dir, data_dir=None):
-    """What measuring a dataset's generators reads: (judge, judge info, training split, test split)."""
-    train = gd.load_dataset(dataset, data_dir, "train")
+def load_measuring_data(dataset, judges_dir, data_dir=None, quiet=False):
+    """What measuring a dataset's generators reads: (judge, judge info, training split, test split);
+    `quiet`: a training run, which has said where its data came from."""
+    train = gd.load_dataset(dataset, data_dir, "train", quiet=quiet)
     test = gd.load_dataset(dataset, data_dir, "test")
     judge, judge_info = load_judge(dataset, judges_dir, train, test)
     return judge, judge_info, train, test
@@ -246,7 +247,7 @@ class QualityLog:
         for) now rather than after the first epoch."""
         if self.samples and dataset in gd.DATASETS:
             with numpy_random_state_kept():
-                self.measuring = load_measuring_data(dataset, self.judge_dir, self.data_dir)
+                self.measuring = load_measuring_data(dataset, self.judge_dir, self.data_dir, quiet=True)
             print(f"measuring with {describe(self.measuring[1])}")
 
     def _read(self):
@@ -286,7 +287,7 @@ class QualityLog:
             return None
         with numpy_random_state_kept():
             if self.evaluator is None:
-                self.evaluator = evaluator_for(info, self.judge_dir, self.data_dir, self.pairs, self.measuring, "auto")
+                self.evaluator = evaluator_for(info, self.judge_dir, self.data_dir, self.pairs, self.measuring)
             results = figures_of(self.evaluator(g_model, self.samples))
             if raw_model is not None:
                 results[f"raw_{self.evaluator.primary}"] = self.evaluator(raw_model, self.samples)[self.evaluator.primary]

@@ -17,8 +17,8 @@ from PIL import Image
 
 from ganlib.files import atomic_write, write_text
 from ganlib.kinds import kind_of_run, primary_figures
+from ganlib.saved import RUN_INFO
 
-RUN_INFO = "run.json"
 PROGRESS_DIR = "progress"  # one frame per summary: the same inputs drawn each time
 FRAME_MS = 600
 SMOOTHING = 0.95  # the loss curves' exponential smoothing; the raw values are drawn faint
@@ -186,12 +186,27 @@ def quality_section(rows, best_name, info):
                       y_range=(0, 1) if share else (0, max(v for _, _, ys, *_ in series for v in ys)))
     said = "".join(f"<li>{esc(text)}</li>" for _, text in references)
     header = "".join(f"<th>{esc(k)}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{esc(number(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
     chosen_words = "" if chosen_by == primary else f", chosen by {esc(chosen_by)} {chosen[best]:.4g}"
     return (f"{chart}\n{f'<ul>{said}</ul>' if said else ''}{axes_chart(rows, epochs)}"
             f"<p>Best: epoch {epochs[best]:.0f}, {esc(primary)} {values[best]:.4g}{chosen_words}"
             f"{f', saved as <code>{esc(best_name)}</code>' if best_name else ''}.</p>\n"
-            f"<table><tr>{header}</tr>{body}</table>")
+            f"<table><tr>{header}</tr>{body}</table>\n"
+            f"<p><small>{SCALES}</small></p>")
+
+
+SCALES = ("FID, KID and the per-class figures are measured in the judge's 128-unit features, so they compare "
+          "runs of these scripts, not papers' Inception figures; KID is the unbiased squared MMD there, not "
+          "multiplied by 1,000, and both are near 0 for real images. real_...: the same figure for as many real "
+          "training images, the ceiling.")
+
+
+def number(text):
+    """A CSV cell as shown: 4 significant digits for a number, the text itself otherwise."""
+    try:
+        return f"{float(text):.4g}"
+    except (TypeError, ValueError):
+        return text
 
 
 def axes_chart(rows, epochs):
@@ -268,7 +283,8 @@ def write_report(out_dir):
         progress = f'<p>{esc(caption)}</p><img class="sample" src="progress.gif" alt="progress animation">'
     best_name = "generator_best.h5" if (out_dir / "generator_best.h5").exists() else None
     architecture = "".join(f'<figure><img src="{esc(name)}" alt="{esc(name)}"><figcaption>{esc(name)}</figcaption>'
-                           "</figure>" for name in plots) or "<p>not drawn (Graphviz not installed)</p>"
+                           "</figure>" for name in plots) or \
+        "<p>not drawn: Graphviz is not installed (<code>apt-get install graphviz</code>, <code>brew install graphviz</code>)</p>"
     title = esc(info.get("script", out_dir.name))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} report</title>

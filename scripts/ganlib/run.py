@@ -17,7 +17,7 @@ import numpy as np
 from ganlib import cli, files, folder, kinds, metrics, tensorboard
 from ganlib.average import AveragedGenerator
 from ganlib.checkpoint import Checkpoint
-from ganlib.cli import STOP, Interrupted, format_duration
+from ganlib.cli import STOP, Interrupted, count, format_duration
 from ganlib.devices import (agree_on_settings, any_process, device_count, feed_own_rows, splitting_batches, use_devices,
                             use_precision)
 from ganlib.files import UserError, remove_partial_files
@@ -112,6 +112,7 @@ class Run:
                 STOP["requested"] = any_process(STOP["requested"])  # every process stops after the same step
                 if STOP["requested"]:
                     self.settle()
+                    self.log.save()  # the report then counts every step trained, however early the stop
                     try:
                         self.checkpoint.step_done(self.epoch, self.step)
                     except Interrupted:
@@ -248,14 +249,14 @@ class Run:
         dataset = f" on {dataset}" if dataset else ""
         start = f", from epoch {self.epoch + 1} step {self.checkpoint.step + 1}" if self.epoch or self.checkpoint.step else ""
         print(f"{self.settings.script}{dataset}: {self.n_images:,} training images, batch {self.settings.n_batch}, "
-              f"{n_steps} steps an epoch, {self.n_epochs} epochs{start}; writing to {self.out_dir}")
+              f"{count(n_steps, 'step')} an epoch, {count(self.n_epochs, 'epoch')}{start}; writing to {self.out_dir}")
 
     def _estimate(self, steps_timed, n_steps):
         """After the first epoch of this session: the time the run will take at its step rate."""
         seconds = (time.time() - self.checkpoint.started) / steps_timed
         left = seconds * ((self.n_epochs - self.epoch - 1) * n_steps)
         print(f"{seconds:.3g} s a step: about {format_duration(left)} more for the "
-              f"{self.n_epochs - self.epoch - 1} epochs left (summaries not counted)")
+              f"{count(self.n_epochs - self.epoch - 1, 'epoch')} left (summaries not counted)")
 
 
 def prepare_run(settings, out_name=None, batch_split=2):

@@ -9,6 +9,7 @@ import h5py
 from ganlib.files import UserError
 
 GENERATOR_INFO_ATTR = "gan_generator_info"
+RUN_INFO = "run.json"
 
 
 def write_info(path, info):
@@ -43,3 +44,20 @@ def generator_in(path, quiet=False):
                 print(f"using {path / name}")
             return path / name
     raise UserError(f"{path} holds no generator_best.h5 or generator.h5 (is the run still before its first summary?)")
+
+
+def recorded_data_dir(generator_path):
+    """The --data-dir that the run which saved this generator was given (its run.json, beside the
+    generator), so that measuring a run offline finds the data it trained on; None when the run
+    recorded none, or the generator stands alone."""
+    run_info = Path(generator_path).with_name(RUN_INFO)
+    if not run_info.is_file():
+        return None
+    try:
+        settings = json.loads(run_info.read_text()).get("settings", {})
+    except (OSError, ValueError, AttributeError):
+        raise UserError(f"{run_info} is damaged (not the JSON a run writes); give --data-dir to measure without it")
+    data_dir = settings.get("--data-dir") if isinstance(settings, dict) else None
+    if data_dir is not None and not isinstance(data_dir, str):
+        raise UserError(f"{run_info}: its '--data-dir' setting is not a folder name; give --data-dir")
+    return data_dir

@@ -104,13 +104,14 @@ def add_constant_flag(parser, name, value, script_types, comments):
     return flag
 
 
-def add_run_flags(parser, name):
-    """The flags every training run has, beside its script's constants."""
+def add_run_flags(parser, name, folders=None):
+    """The flags every training run has, beside its script's constants; `folders`: how --help
+    names the default output folder (default_folders), else outputs/<name>/."""
     parser.add_argument("--steps-per-epoch", type=cli.positive_int, default=None,
                         help="steps per epoch (default: one pass over the dataset)")
     parser.add_argument("--data-dir", default=None, help="a folder holding the dataset files (default: data/, "
                                                          "Keras' cache, then /usr/share/datasets)")
-    parser.add_argument("--out", default=None, help=f"output folder (default: outputs/{name}/)")
+    parser.add_argument("--out", default=None, help=f"output folder (default: {folders or f'outputs/{name}/'})")
     parser.add_argument("--seed", type=cli.seed, default=None,
                         help=f"seed for repeatable runs, 0 to {cli.MAX_SEED} (default: a new one each run)")
     parser.add_argument("--resume", action="store_true", help="go on from the output folder's checkpoint")
@@ -163,7 +164,7 @@ def given_on_command_line(parser, argv):
             action.default = default
 
 
-def parse(name, doc, constants, script_types, comments, fixed, argv=None, presets=None):
+def parse(name, doc, constants, script_types, comments, fixed, argv=None, presets=None, folders=None):
     """Settings from a command line, given a script's constants (script_constants), its FLAG_TYPES,
     the comments on its constants' lines, its FIXED_ON_RESUME and its PRESETS: {preset: {CONSTANT:
     value}}, applied by --preset to every constant the command line does not set itself."""
@@ -172,7 +173,7 @@ def parse(name, doc, constants, script_types, comments, fixed, argv=None, preset
     for constant, value in constants.items():
         if type(value) in TYPE_OF_VALUE or constant in script_types:  # others, such as shapes, are not flags
             flags[constant.lower()] = add_constant_flag(parser, constant, value, script_types, comments)
-    add_run_flags(parser, name)
+    add_run_flags(parser, name, folders)
     settings = Settings(script=name, **{constant.lower(): value for constant, value in constants.items()})
     parsed = parser.parse_args(argv)
     vars(settings).update(vars(parsed))
@@ -197,7 +198,27 @@ def parse_settings(script, argv=None):
     path = Path(script["__file__"])
     return parse(path.stem, script["__doc__"], script_constants(script), script.get("FLAG_TYPES", {}),
                  constant_comments(path.read_text()), script.get("FIXED_ON_RESUME", set()), argv,
-                 script.get("PRESETS"))
+                 script.get("PRESETS"), default_folders(path))
+
+
+def default_folders(path):
+    """The default output folder in words, from the name a script's prepare_run call gives it:
+    "outputs/pix2pix_<direction>/"; "outputs/cgan_fashion/ or outputs/cgan_<dataset>/"."""
+    tree = ast.parse(Path(path).read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]
+    if not calls or len(calls[0].args) < 2:
+        return f"outputs/{Path(path).stem}/"
+
+    def words(node):
+        if isinstance(node, ast.IfExp):
+            return words(node.body) + words(node.orelse)
+        if isinstance(node, ast.JoinedStr):
+            return ["".join(str(part.value) if isinstance(part, ast.Constant) else
+                            f"<{getattr(part.value, 'attr', 'setting')}>" for part in node.values)]
+        return [node.value] if isinstance(node, ast.Constant) else ["<name>"]
+
+    return " or ".join(f"outputs/{name}/" for name in words(calls[0].args[1]))
 
 
 def read_script(path):

@@ -22,7 +22,7 @@ def preflight(path, argv):
     doc, constants, flag_types, fixed, presets, out_name = read
     try:
         settings = gs.parse(Path(path).stem, doc, constants, flag_types,
-                            gs.constant_comments(Path(path).read_text()), fixed, argv, presets)
+                            gs.constant_comments(Path(path).read_text()), fixed, argv, presets, gs.default_folders(path))
         cli.check_folders(data_dir=settings.data_dir, judge_dir=settings.judge_dir)
         name = None if settings.out else out_name(settings)
         out = Path(settings.out) if settings.out else gs.default_out(name) if name else None
