@@ -12,9 +12,8 @@ Run it:
 Writes to outputs/cgan_fashion/ (outputs/cgan_<dataset>/ for the others): a grid with one class
 per column and a generator snapshot at each summary, generator.h5 at the end, and the files
 every run writes (README, "What a run writes"). How long: docs/speed.md. How soon (docs/results.md):
-class agreement 40-46% after epoch 1 (chance is 10%) and 73.5-80.5% after 2, on seeds 7, 8 and 9;
-89.0-90.5% at epoch 10 (90% on seeds 7 and 9); with the tutorial's batch of 128 (seed 7), 11% after epoch 1,
-50% by epoch 4, 84% by 10, 90% by 20.
+class agreement 40-46% after epoch 1 (chance is 10%) and 74-81% after epoch 2 on three seeds,
+about 90% at epoch 10; with the tutorial's batch of 128 it takes 4 epochs to reach half.
 
 What differs from the tutorial, and why:
 - Keras 3 reads `trainable` when it first traces a model's train function, not at compile, so

@@ -1,12 +1,13 @@
 """Checks every unconditional or conditional training script's test file runs on its script."""
 import csv
+import json
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from PIL import Image
-
-import browser
 
 from ganlib import cli
 from ganlib.saved import read_generator_info
@@ -21,14 +22,55 @@ def check_report(out, summaries):
         assert gif.n_frames == summaries
     page = (out / "report.html").read_text()
     assert "state</th><td>finished" in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    if browser.find_browser() is None:
-        pytest.skip("no Chromium installed (apt-get install chromium): the report was not opened in a browser")
-    shown = browser.open_page(out / "report.html")
+    shown = open_page(out / "report.html")
     assert shown["errors"] == []
     assert shown["images"] and all(complete and width > 0 for _, complete, width in shown["images"]), shown["images"]
     assert {"progress.gif", f"generated_plot_e{summaries:03d}.png"} <= {src for src, _, _ in shown["images"]}
     assert len(shown["curves"]) >= 4 and all(points >= 1 for points in shown["curves"])  # one step: one point
     assert all(url.startswith("file://") for url in shown["requests"]), shown["requests"]
+
+
+# Debian's Chromium, driven by Playwright; these flags keep it off the network (none here, and
+# none a report needs) and let it run as root in a container
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]
+# What the page shows, read in the page itself once it has loaded.
+INSPECT = """JSON.stringify({
+  images: Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]),
+  curves: Array.from(document.querySelectorAll('svg polyline')).map(p => p.points.numberOfItems),
+  text: document.body.innerText
+})"""
+
+
+def chromium():
+    """The system Chromium's path, or a skip saying what is missing."""
+    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright): "
+                                                      "the page was not opened in a browser")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no Chromium installed (apt-get install chromium): the page was not opened in a browser")
+    return path
+
+
+def open_page(path, screenshot=None, width=1200):
+    """Load a local page in headless Chromium; return its images, curves and text, the console
+    errors and uncaught exceptions, and every URL it asked for. Optionally a full-page screenshot."""
+    from playwright.sync_api import sync_playwright
+    errors, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport=dict(width=width, height=900))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(Path(path).resolve().as_uri(), wait_until="load")
+            shown = json.loads(page.evaluate(INSPECT))
+            if screenshot:
+                page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return dict(shown, errors=errors, requests=requests)
 
 
 def read_losses(out):
