@@ -23,7 +23,7 @@ What differs from the tutorial, and why:
   tutorial does, one Keras call each.
 - The grids, snapshots and metrics use an average of the generator's weights (EMA_DECAY).
 - A batch of 32, not 128: four times the updates an epoch (on a CPU at about the same minutes
-  an epoch) reach 50% class agreement by epoch 2, not 4 (docs/results.md). --batch-size 128 is
+  an epoch) reach 50% class agreement by epoch 2, not 4 (docs/experiments.md). --batch-size 128 is
   the tutorial's.
 """
 import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads

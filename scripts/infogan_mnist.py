@@ -13,9 +13,9 @@ Run it:
 
 Writes to outputs/infogan_mnist/: at each summary a grid with one row per categorical value,
 one sweep grid per continuous code, snapshots of the generator and of Q (q_model_e010.h5);
-the final generator.h5 and q_model.h5, and the files every run writes (README). How soon, on
-seeds 7-9 (docs/results.md, with each setting measured): code accuracy 10-25% after epoch 1
-(chance), 65-80% after epoch 2, 90-99.5% by epoch 15.
+the final generator.h5 and q_model.h5, and the files every run writes (README). How soon: code
+accuracy about 70% after epoch 2 and 90% or more by epoch 15; figures and curves, and every
+setting measured: docs/results.md and docs/experiments.md.
 
 What differs from the tutorial, and why (--preset tutorial puts back the six settings):
 - The paper's settings, which measured 78% code accuracy after 3 epochs against the tutorial's

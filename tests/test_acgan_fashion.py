@@ -110,7 +110,9 @@ def test_short_run_writes_outputs(tiny_data, tmp_path, capsys):
     assert shirts.shape == (4, 28, 28, 1) and np.abs(shirts).max() <= 1
     info = read_generator_info(tmp_path / "generator.h5")
     assert info["kind"] == "acgan" and info["n_classes"] == 10
-    assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "class_agreement",
+    assert metrics_columns(tmp_path) == ["epoch", "minutes", "samples", "fid", "kid", "class_agreement", "precision",
+                                        "recall", "density", "coverage", "intra_fid", "both_axes", "real_precision",
+                                        "real_recall", "real_density", "real_coverage", "real_intra_fid",
                                         "raw_class_agreement"]
     runchecks.check_report(tmp_path, summaries=1)
 

@@ -44,7 +44,9 @@ def test_short_run_reads_cifar_and_writes_outputs(form, tmp_path, capsys, monkey
     images = np.asarray(g_model.predict_on_batch(np.random.randn(5, 100).astype("float32")))
     assert images.shape == (5, 32, 32, 3) and images.min() >= -1 and images.max() <= 1
     assert read_generator_info(out / "generator.h5")["trained_on"] == gd.CIFAR10_CLASSES
-    assert metrics_columns(out) == ["epoch", "minutes", "samples", "fid", "kid", "class_kl", "raw_fid"]
+    assert metrics_columns(out) == ["epoch", "minutes", "samples", "fid", "kid", "class_kl", "precision", "recall",
+                                    "density", "coverage", "real_precision", "real_recall", "real_density",
+                                    "real_coverage", "raw_fid"]
     if form == "folder":
         runchecks.check_report(out, summaries=1)
 

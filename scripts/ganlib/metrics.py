@@ -96,15 +96,15 @@ class ImageEvaluator:
         images = timed_predict(g_model, inputs, self.verbose, "generating and reading")
         features, predicted = self.read(images)
         groups = self.kind.groups(self.info, asked, predicted, self.class_names) if self.kind.groups else None
-        results, axes_details = self.against_test(features, groups)
+        measured, axes_details = self.against_test(features, groups)
         figures, details, lines = self.kind.figures(self.info, asked, predicted, self.class_names)
-        results.update(figures)
+        results = dict(fid=measured.pop("fid"), kid=measured.pop("kid"), **figures, **measured)
         ceiling = self.ceiling(n, seed)
-        results.update({f"real_{name}": ceiling[name] for name in AXES if name in ceiling})
         agreement = results.get("class_agreement", results.get("code_accuracy"))
         if agreement is not None:
             results["both_axes"] = measures.harmonic_mean_of_shares(
                 (agreement, self.judge_info["test_accuracy"]), (results["recall"], ceiling["recall"]))
+        results.update({f"real_{name}": ceiling[name] for name in AXES if name in ceiling})
         if "per_class_recall" in axes_details:
             lines = lines + [f"recall per class (real training images {ceiling['recall']:.2f}): " + ", ".join(
                 f"{name} {value:.2f}" for name, value in axes_details["per_class_recall"].items())]
