@@ -16,7 +16,7 @@ generator snapshot and the discriminator's class-head accuracy on the real test 
 update (dr, df and g, as the tutorial prints them), and the files every run writes (README,
 "What a run writes"). How long: docs/speed.md.
 
-How soon: class agreement above 90% by epoch 3 on three seeds (chance is 10%); the tutorial's
+How soon: class agreement 93-95% after epoch 3 on three seeds (chance is 10%); the tutorial's
 settings (--batch-size 64 --fake-class-weight 1) reached 86% at epoch 15. Figures and curves:
 docs/results.md.
 

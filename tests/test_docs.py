@@ -10,25 +10,41 @@ CURVES = REPO / "docs" / "results" / "curves"
 CGAN_SEEDS = [CURVES / f"cgan_fashion_batch32_seed{seed}_metrics.csv" for seed in (7, 8, 9)]
 
 
-def agreement_at(path, epoch):
+ACGAN_SEEDS = [REPO / "docs" / "results" / "screening" / f"acgan_batch32_fake_class_weight0_seed{seed}_metrics.csv"
+               for seed in (7, 8, 9)]
+INFOGAN_SEEDS = [CURVES / f"infogan_mnist_seed{seed}_metrics.csv" for seed in (7, 8, 9)]
+
+
+def agreement_at(path, epoch, column="class_agreement"):
     with open(path, newline="") as f:
-        return next(float(row["class_agreement"]) for row in csv.DictReader(f) if int(row["epoch"]) == epoch)
+        return next(float(row[column]) for row in csv.DictReader(f) if int(row["epoch"]) == epoch)
 
 
-def span(values):
-    """"40-46%": the lowest and the highest, as whole percentages rounded half up."""
-    low, high = (int(100 * v + 0.5 + 1e-9) for v in (min(values), max(values)))
-    return f"{low}-{high}%"
+def span(values, decimals=0):
+    """"40-46%": the lowest and the highest, as percentages rounded half up."""
+    low, high = (int(10 ** decimals * 100 * v + 0.5 + 1e-9) / 10 ** decimals for v in (min(values), max(values)))
+    return f"{low:.{decimals}f}-{high:.{decimals}f}%"
+
+
+def docstring(script):
+    return " ".join((REPO / "scripts" / f"{script}.py").read_text().split('"""')[1].split())
 
 
 @pytest.mark.parametrize("epoch", [1, 2])
 def test_the_cgan_figures_after_one_and_two_epochs_are_the_three_seeds_csvs(epoch):
     quoted = span([agreement_at(path, epoch) for path in CGAN_SEEDS])
     readme = " ".join((REPO / "README.md").read_text().split())
-    docstring = " ".join((REPO / "scripts" / "cgan_fashion.py").read_text().split('"""')[1].split())
     assert (f"A full epoch draws clothes of the class asked for {quoted}" if epoch == 1
             else f"two epochs {quoted} (three seeds)") in readme
-    assert f"{quoted} after epoch {epoch}" in docstring
+    assert f"{quoted} after epoch {epoch}" in docstring("cgan_fashion")
+
+
+def test_the_acgan_and_infogan_docstrings_quote_their_three_seeds_csvs():
+    acgan = span([agreement_at(path, 3) for path in ACGAN_SEEDS])
+    assert f"class agreement {acgan} after epoch 3 on three seeds" in docstring("acgan_fashion")
+    early = span([agreement_at(path, 2, "code_accuracy") for path in INFOGAN_SEEDS])
+    late = span([agreement_at(path, 15, "code_accuracy") for path in INFOGAN_SEEDS], decimals=1)
+    assert f"code accuracy {early} after epoch 2 and {late} after epoch 15 on three seeds" in docstring("infogan_mnist")
 
 
 def test_each_grid_in_the_readme_results_is_of_the_epoch_its_row_quotes():
@@ -37,3 +53,20 @@ def test_each_grid_in_the_readme_results_is_of_the_epoch_its_row_quotes():
         quoted_epochs = {int(e) for e in re.findall(r"at epoch (\d+)", row)}
         assert not quoted_epochs or grid_epoch in quoted_epochs, row
         assert (REPO / re.search(r'src="([^"]+)"', row).group(1)).is_file(), row
+
+
+@pytest.mark.parametrize("paths,epochs,heading", [(CGAN_SEEDS, (1, 2, 3, 10), "## `cgan_fashion`"),
+                                                  (ACGAN_SEEDS, (1, 2, 3, 7), "## `acgan_fashion`")])
+def test_the_results_page_tables_are_the_seeds_csvs(paths, epochs, heading):
+    section = (REPO / "docs" / "results.md").read_text().split(heading)[1]
+    row = next(line for line in section.splitlines() if line.startswith("| class agreement, seeds 7 / 8 / 9"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")[1:]]
+
+    def shown(path, epoch):
+        try:
+            return f"{int(1000 * agreement_at(path, epoch) + 0.5 + 1e-9) / 10:.1f}"
+        except StopIteration:  # a seed that was not run that far
+            return "-"
+
+    assert cells == [" / ".join(shown(path, epoch) for path in paths) + ("%" if shown(paths[-1], epoch) != "-" else "")
+                     for epoch in epochs]
