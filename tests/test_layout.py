@@ -12,7 +12,7 @@ from conftest import REPO, TRAINING_SCRIPTS
 
 SCRIPTS = REPO / "scripts"
 LIBRARY = SCRIPTS / "ganlib"
-TOOLS = ["sample", "evaluate", "report", "benchmark", "train_judges", "launch", "prepare_maps"]
+TOOLS = ["sample", "explore", "evaluate", "report", "benchmark", "train_judges", "launch", "prepare_maps"]
 BACKENDS = {"keras", "tensorflow", "jax", "torch"}
 
 
@@ -69,8 +69,8 @@ def test_no_import_cycles():
         visit(name, [])
 
 
-@pytest.mark.parametrize("tool", ["report", "sample", "evaluate", "launch", "prepare_maps", "ganlib.start",
-                                  "ganlib.settings", "ganlib.folder", "ganlib.kinds"])
+@pytest.mark.parametrize("tool", ["report", "sample", "explore", "evaluate", "launch", "prepare_maps", "ganlib.start",
+                                  "ganlib.settings", "ganlib.folder", "ganlib.kinds", "ganlib.explorer"])
 def test_what_answers_fast_loads_no_keras_when_it_starts(tool):
     assert not BACKENDS & loaded_by(tool), sorted(BACKENDS & loaded_by(tool))
 

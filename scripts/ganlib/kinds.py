@@ -293,7 +293,9 @@ class Kind:
     groups(info, asked, predicted, class_names): the class each generated image is compared with
     for the per-class figures (precision, recall, density, coverage, intra-FID); None: all
     images against all real ones. best_by: the metrics.csv column, higher better, that chooses
-    generator_best.h5 when it is not the primary figure.
+    generator_best.h5 when it is not the primary figure. view: what explore.py's page offers
+    (explorer.py): "latent" points and a walk between them, "codes" InfoGAN's codes, "pairs"
+    translations.
     share: the primary figure is a share, from 0 to 1; chance(info): what a generator that ignores
     its input scores; anchor: (value, words) of a published figure to compare with.
     batch_split: 2 where each discriminator update takes half a batch (real, then fakes), 1 where
@@ -318,6 +320,7 @@ class Kind:
     batch_split: int = 2
     groups: Callable = None
     best_by: str = None
+    view: str = "latent"
 
     def selection(self):
         """(the metrics.csv column that chooses generator_best.h5, whether lower is better)."""
@@ -357,11 +360,11 @@ KINDS = {
                     sample=sample_latent(draw_infogan), companions={"q_model": "infogan_q"}, share=True,
                     chance=lambda info: 1 / info["n_cat"], anchor=(0.95, "the InfoGAN paper: 95%"),
                     progress_caption="The same inputs drawn at every summary, one code value per column.",
-                    groups=matched_groups, best_by="q_information"),
+                    groups=matched_groups, best_by="q_information", view="codes"),
     "infogan_q": Kind("q_accuracy", False, measured_on="test images", modes=frozenset(), generator=False,
                       share=True),
     "pix2pix": Kind("l1", True, measured_on="pairs", modes=frozenset({"image", "pair"}), sample=translate,
-                    progress=pairs_progress, references=load_pairs, in_training_mode=True, batch_split=1,
+                    progress=pairs_progress, references=load_pairs, in_training_mode=True, batch_split=1, view="pairs",
                     progress_caption="The first validation pairs at every summary: source, translation and "
                                      "target in rows."),
 }
