@@ -70,3 +70,15 @@ def test_the_results_page_tables_are_the_seeds_csvs(paths, epochs, heading):
 
     assert cells == [" / ".join(shown(path, epoch) for path in paths) + ("%" if shown(paths[-1], epoch) != "-" else "")
                      for epoch in epochs]
+
+
+def test_the_readme_results_rows_quote_the_csvs():
+    rows = {line.split("|")[1].strip(): line for line in (REPO / "README.md").read_text().splitlines()
+            if line.startswith("| `")}
+    cgan = rows["`cgan_fashion`, the default batch of 32"]
+    tenth = [f"{100 * agreement_at(path, 10):.1f}" for path in CGAN_SEEDS]
+    assert f"class agreement **{tenth[0]}, {tenth[1]} and {tenth[2]}%** at epoch 10" in cgan
+    acgan = rows["`acgan_fashion`, the defaults (batch 32, class head on real images)"]
+    third, seventh = (f"{100 * agreement_at(ACGAN_SEEDS[0], 3):.1f}",
+                      [f"{100 * agreement_at(path, 7):g}" for path in ACGAN_SEEDS[1:]])
+    assert f"class agreement **{third}%** at epoch 3; **{seventh[0]} and {seventh[1]}%** at epoch 7" in acgan

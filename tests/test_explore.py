@@ -10,12 +10,14 @@ import pytest
 from PIL import Image
 
 import cgan_fashion
+import datafiles
 import explore
 from ganlib import cli, explorer
 from conftest import save_untrained
 from runchecks import CHROMIUM_FLAGS, chromium
 
-SCRIPTS = {"gan": "gan_fashion", "cgan": "cgan_fashion", "infogan": "infogan_mnist", "pix2pix": "pix2pix_maps"}
+SCRIPTS = {"gan": "gan_fashion", "cgan": "cgan_fashion", "infogan": "infogan_mnist", "pix2pix": "pix2pix_maps",
+           "dcgan": "dcgan_cifar10", "acgan": "acgan_fashion"}
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +201,20 @@ def test_explore_prints_its_address_serves_the_page_and_stops_cleanly_on_ctrl_c(
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and out.strip() == "explorer stopped" and err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,query,shape", [("gan", "t=0.5", (4, 28)), ("dcgan", "seed=3", (4, 32)),
+                                              ("cgan", "class=9", (4, 28)), ("acgan", "class=2&t=1", (4, 28)),
+                                              ("infogan", "code=7&c0=-2&c1=2", (4, 28)), ("pix2pix", "pair=1", (1, 256))])
+def test_every_kind_draws_what_its_page_asks_for(kind, query, shape, generators, served, tmp_path):
+    """Each of the six scripts' generators: a grid of 4 x 4 (Pix2Pix: source, translation and
+    truth of a validation pair from maps/val/)."""
+    datafiles.write_maps_folder(tmp_path, broken=False)
+    address = served(generators[kind], tmp_path if kind == "pix2pix" else None)
+    status, body = get(address, f"/image?{query}")
+    rows, size = shape
+    image = np.asarray(Image.open(io.BytesIO(body)))
+    gap = max(1, size // 10)
+    assert status == 200 and image.shape[0] == rows * size + (rows - 1) * gap
+    assert image.shape[1] == (3 if kind == "pix2pix" else 4) * size + (2 if kind == "pix2pix" else 3) * gap
