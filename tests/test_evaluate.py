@@ -42,7 +42,7 @@ def test_evaluate_prints_the_table_and_writes_json(tiny_generators, tiny_data, c
     assert "| measure (50 samples vs 20 real test images) | this model | real training images " \
            "| uniform noise |" in out
     assert "| recall (k=3; mean over classes" in out and "| intra-FID |" in out
-    assert "| FID |" in out and "| KID |" in out and "| class agreement |" in out
+    assert "| FID |" in out and "| KID (squared MMD in the judge's features, not x1000) |" in out and "| class agreement |" in out
     assert "class agreement per class: T-shirt/top" in out
     report = json.loads((generator.parent / "generator_metrics.json").read_text())
     assert report["results"]["samples"] == 50 and set(report["results"]["per_class"]) == set(gd.FASHION_CLASSES)

@@ -26,7 +26,7 @@ def test_without_measuring_the_report_says_so_and_report_py_rebuilds_both(tiny_d
     cli.run_main(gan_fashion.main, ["--data-dir", str(tiny_data), "--out", str(tmp_path), *FLAGS])
     out = capsys.readouterr().out
     assert f"gan_fashion on fashion_mnist: 64 training images, batch 8, 2 steps an epoch, 2 epochs; writing to {tmp_path}" in out
-    assert " s a step: about " in out and "more for the 1 epochs left" in out
+    assert " s a step: about " in out and "more for the 1 epoch left" in out
     page = (tmp_path / "report.html").read_text()
     assert "Not measured (<code>--eval-samples 0</code>)" in page and "state</th><td>finished" in page
     assert "--eval-samples</th><td>0" in page and "--batch-size</th><td>8" in page
