@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ganlib import helpers as gu, kinds as gk, metrics  # noqa: E402
+from ganlib.judges import describe  # noqa: E402
 from ganlib.saved import read_generator_info  # noqa: E402
 
 
@@ -43,10 +44,12 @@ def measure(run, samples, data_dir):
             row.update(metrics.figures_of(q_evaluator(gu.load_generator(q_path)[0])))
         print(", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         rows.append(row)
-    return rows
+    return rows, evaluator.judge_info
 
 
-def draw(rows, name):
+def draw(rows, name, judge_info):
+    """Each figure by epoch beside its ceiling: the real images' own figure, and for the judge's
+    reading the judge's accuracy on real test images."""
     epochs = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for column, colour in (("class_agreement", "C0"), ("code_accuracy", "C0"), ("precision", "C2"),
@@ -56,7 +59,11 @@ def draw(rows, name):
             if f"real_{column}" in rows[0]:
                 ax.axhline(rows[-1][f"real_{column}"], color=colour, linestyle="--", linewidth=0.8,
                            label=f"{column} of real training images")
-    ax.set(xlabel="epoch", ylim=(0, 1), title=name)
+            elif column in ("class_agreement", "code_accuracy"):
+                ax.axhline(judge_info["test_accuracy"], color=colour, linestyle="--", linewidth=0.8,
+                           label="the judge on real test images")
+    ax.set(xlabel="epoch", ylim=(0, 1), xticks=epochs)
+    ax.set_title(f"{name}: {int(rows[0]['samples']):,} samples, {describe(judge_info).split(' (')[0]}", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(HERE / f"{name}_axes.png", dpi=100)
@@ -69,12 +76,12 @@ def main():
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    rows = measure(args.run, args.samples, args.data_dir)
+    rows, judge_info = measure(args.run, args.samples, args.data_dir)
     with open(HERE / f"{args.name}_axes.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
         writer.writeheader()
         writer.writerows({k: f"{v:.6g}" for k, v in r.items()} for r in rows)
-    draw(rows, args.name)
+    draw(rows, args.name, judge_info)
 
 
 if __name__ == "__main__":
