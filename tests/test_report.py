@@ -143,6 +143,9 @@ def test_the_best_is_marked_by_both_axes_and_recall_is_drawn_beside_its_ceiling(
                  real_recall="0.87", both_axes="0.7")]
     section = gan_report.quality_section(rows, "generator_best.h5", info)
     assert "Best: epoch 2, class_agreement 0.85, chosen by both_axes 0.7" in section
+    older = dict(epoch="0", class_agreement="0.99", precision="", recall="", real_precision="", real_recall="",
+                 both_axes="")  # a resumed run's row from before both axes were measured
+    assert "Best: epoch 2, class_agreement 0.85" in gan_report.quality_section([older, *rows], None, info)
     assert "recall of real training images: 0.87" in section and "precision of real training images: 0.88" in section
 
 

@@ -173,7 +173,8 @@ def quality_section(rows, best_name, info):
         (primary, lower_is_better)
     epochs = [float(r["epoch"]) for r in rows]
     values = [float(r[primary]) for r in rows]
-    chosen = [float(r[chosen_by]) for r in rows]
+    # a row written before its run measured the choosing figure (a resumed older run) loses, as in QualityLog
+    chosen = [float(r[chosen_by]) if r.get(chosen_by) else float("inf" if chosen_lower else "-inf") for r in rows]
     best = (min if chosen_lower else max)(range(len(rows)), key=lambda k: chosen[k])
     series = [(f"{primary} (averaged generator)" if f"raw_{primary}" in rows[0] else primary,
                epochs, values, COLOURS[0], 1)]
@@ -212,10 +213,10 @@ def number(text):
 def axes_chart(rows, epochs):
     """Precision (fidelity) and recall (coverage) by epoch, each beside its ceiling: the same figure
     for as many real training images."""
-    if "recall" not in rows[0]:
+    if not any(r.get("recall") for r in rows):
         return ""
-    series = [(name, epochs, [float(r[name]) for r in rows], colour, 1)
-              for name, colour in (("precision", COLOURS[2]), ("recall", COLOURS[3])) if name in rows[0]]
+    series = [(name, epochs, [float(r.get(name) or "nan") for r in rows], colour, 1)  # older rows: not drawn
+              for name, colour in (("precision", COLOURS[2]), ("recall", COLOURS[3]))]
     lines = [(float(rows[-1][f"real_{name}"]), f"{name} of real training images: {float(rows[-1][f'real_{name}']):.2f}")
              for name in ("precision", "recall") if rows[-1].get(f"real_{name}")]
     chart = svg_chart(series, "epoch", "precision and recall", lines=lines, y_range=(0, 1))
