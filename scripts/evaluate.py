@@ -104,8 +104,9 @@ def inception_fid(evaluator, g_model, n, seed):
 def main(argv=None):
     args = parse_args(argv)
     path = generator_in(args.generator)
-    if args.data_dir is None and recorded_data_dir(path) is not None:
-        args.data_dir = recorded_data_dir(path)
+    recorded = None if args.data_dir else recorded_data_dir(path)
+    if recorded is not None:
+        args.data_dir = recorded
         print(f"data: {args.data_dir}, the folder the run was given (run.json); --data-dir reads another")
     cli.check_folders(data_dir=args.data_dir, judge_dir=args.judge_dir)
     info = read_generator_info(path)

@@ -266,7 +266,7 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
     y_gan = np.ones((n_batch, 1), dtype="float32")
 
     @run.compiled
-    def train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes, X_augmented):
+    def train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes, *augmented):
         gu.unfreeze_discriminator(discriminator)
         d_loss1 = d_model.train_on_batch(X_real, y_real)
         X_fake, y_fake = generate_fake_samples(g_training, z_fake)
@@ -276,7 +276,7 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
             d_loss2 = d_model.train_on_batch(X_fake, y_fake)
         consistency = []
         if consistency_model:
-            consistency = [consistency_model.train_on_batch(X_augmented, consistency_model.predict_on_batch(X_real))]
+            consistency = [consistency_model.train_on_batch(augmented[0], consistency_model.predict_on_batch(X_real))]
         gu.freeze_discriminator(discriminator, batchnorm)
         _, g_1, g_2, *q_cont = gan_model.train_on_batch(
             z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
@@ -287,9 +287,9 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
             X_real, y_real = gu.generate_real_samples(dataset, half_batch)
             z_fake, cat_fake, cont_fake = generate_latent_points(latent_dim, n_cat, half_batch, n_cont, prior)
             z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont, prior)
-            X_augmented = np.asarray(augment(X_real, training=True)) if augment else X_real
+            augmented = [np.asarray(augment(X_real, training=True))] if augment else []
             run.log_step(train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes,
-                                    X_augmented))
+                                    *augmented))
         run.summarize(summarize_performance, d_model, dataset, settings)
     run.finish()
 

@@ -61,6 +61,23 @@ def save_array(path, images):
     print(f"wrote {path} {images.shape}")
 
 
+DEFAULT_N = 10
+# Flags that mean nothing together, and why: each pair is refused rather than one silently dropped
+CONFLICTS = {("--per-class", "--label"): "--per-class draws every class in its own column; --label draws one",
+             ("--sweep", "--code"): "a sweep draws one row per code value",
+             ("--sweep", "--n"): "a sweep's rows are the code values and its columns the sweep's 10 steps",
+             ("--point", "--n"): "--point draws the one image of that latent vector",
+             ("--image", "--n"): "a translation draws one image for each one given",
+             ("--pair", "--n"): "a translation draws one image for each one given"}
+
+
+def conflicting_flags(args):
+    given = {"--per-class": args.per_class, "--label": args.label is not None, "--sweep": args.sweep is not None,
+             "--code": args.code is not None, "--n": args.n is not None, "--point": args.point is not None,
+             "--image": args.image is not None, "--pair": args.pair}
+    return [(a, b) for a, b in CONFLICTS if given[a] and given[b]]
+
+
 def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("generator", help="a generator .h5 saved by one of the training scripts, or a run's output "
@@ -91,23 +108,6 @@ def parse_args(argv=None):
         parser.error(f"{flag} cannot go with {clashes}: {CONFLICTS[flag, clashes]}")
     args.n = DEFAULT_N if args.n is None else args.n
     return args
-
-
-DEFAULT_N = 10
-# Flags that mean nothing together, and why: each pair is refused rather than one silently dropped
-CONFLICTS = {("--per-class", "--label"): "--per-class draws every class in its own column; --label draws one",
-             ("--sweep", "--code"): "a sweep draws one row per code value",
-             ("--sweep", "--n"): "a sweep's rows are the code values and its columns the sweep's 10 steps",
-             ("--point", "--n"): "--point draws the one image of that latent vector",
-             ("--image", "--n"): "a translation draws one image for each one given",
-             ("--pair", "--n"): "a translation draws one image for each one given"}
-
-
-def conflicting_flags(args):
-    given = {"--per-class": args.per_class, "--label": args.label is not None, "--sweep": args.sweep is not None,
-             "--code": args.code is not None, "--n": args.n is not None, "--point": args.point is not None,
-             "--image": args.image is not None, "--pair": args.pair}
-    return [(a, b) for a, b in CONFLICTS if given[a] and given[b]]
 
 
 def main(argv=None):

@@ -7,6 +7,7 @@ latent points and a slider between two sets of them, with a class picker when th
 class; "codes" InfoGAN's categorical value and a slider for each continuous code; "pairs"
 Pix2Pix's translation of a validation pair or of an uploaded tile, beside the truth.
 """
+import csv
 import io
 import json
 import re
@@ -56,7 +57,6 @@ def snapshots(path):
 
 def run_figures(folder):
     """{epoch: {figure: value}} from a run folder's metrics.csv, or {} without one."""
-    import csv
     path = Path(folder) / "metrics.csv"
     if not path.is_file():
         return {}
@@ -162,8 +162,6 @@ class Explorer:
 
     def translate(self, label, body):
         """Pix2Pix: an uploaded image, resized to the generator's 256x256, beside its translation."""
-        if len(body) > MAX_UPLOAD:
-            raise BadRequest(f"the upload is {len(body):,} bytes; at most {MAX_UPLOAD:,}")
         try:
             with Image.open(io.BytesIO(body)) as image:
                 image.verify()
@@ -219,8 +217,11 @@ def handler_for(explorer):
                 return
 
             def translated():
-                length = number({"length": [self.headers.get("Content-Length", "0")]}, "length", int, 1, 2 ** 40, 0)
-                if length > MAX_UPLOAD:
+                try:
+                    length = int(self.headers.get("Content-Length", ""))
+                except ValueError:
+                    raise BadRequest("an upload needs its Content-Length")
+                if not 0 < length <= MAX_UPLOAD:  # refused before a byte of it is read
                     raise BadRequest(f"the upload is {length:,} bytes; at most {MAX_UPLOAD:,}")
                 label = parse_qs(url.query).get("snapshot", [next(iter(explorer.files))])[0]
                 return explorer.translate(label, self.rfile.read(length)), "image/png"

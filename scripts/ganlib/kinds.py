@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ganlib import measures
+from ganlib.cli import count
 from ganlib.files import UserError
 
 SWEEP = np.linspace(-2, 2, 10)  # an InfoGAN continuous code's values along a sweep grid's rows
@@ -198,7 +199,7 @@ def sample_latent(draw):
         files.image_format(out)
         drawn = predict(inputs)
         images.save_grid(drawn, out, n_cols, col_titles=titles, title=title)
-        print(f"wrote {out} ({len(drawn):,} image{'' if len(drawn) == 1 else 's'}, {title})")
+        print(f"wrote {out} ({count(len(drawn), 'image')}, {title})")
         return drawn
     return sample
 
@@ -236,8 +237,7 @@ def translate(args, info, predict, rng, generator_path):
                 continue
             results.append(predict(image[None])[0])
             images.save_image(results[-1], out_dir / f"{path.stem}.png")
-        print(f"wrote {len(results):,} translation{'' if len(results) == 1 else 's'} to {out_dir} "
-              f"({len(paths) - len(results)} skipped)")
+        print(f"wrote {count(len(results), 'translation')} to {out_dir} ({len(paths) - len(results)} skipped)")
         return np.stack(results) if results else np.zeros((0, *PAIR_SIZE[::-1], 3), "float32")
     if not source.is_file():
         raise UserError(f"no such file or folder: {source}")

@@ -172,9 +172,8 @@ def matched_classes(counts):
 def code_accuracy(codes, classes, n_codes, n_classes):
     """How well a categorical code works as a classifier, its values matched to classes."""
     counts = code_counts(codes, classes, n_codes, n_classes)
-    class_of = matched_classes(counts)
-    matched = class_of >= 0
-    return float(counts[np.flatnonzero(matched), class_of[matched]].sum() / len(codes))
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(codes))
 
 
 def code_digits(counts, class_names, shown=3):

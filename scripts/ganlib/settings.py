@@ -204,10 +204,8 @@ def parse_settings(script, argv=None):
 def default_folders(path):
     """The default output folder in words, from the name a script's prepare_run call gives it:
     "outputs/pix2pix_<direction>/"; "outputs/cgan_fashion/ or outputs/cgan_<dataset>/"."""
-    tree = ast.parse(Path(path).read_text())
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]
-    if not calls or len(calls[0].args) < 2:
+    named = prepare_run_name(ast.parse(Path(path).read_text()))
+    if named is None:
         return f"outputs/{Path(path).stem}/"
 
     def words(node):
@@ -218,7 +216,15 @@ def default_folders(path):
                             f"<{getattr(part.value, 'attr', 'setting')}>" for part in node.values)]
         return [node.value] if isinstance(node, ast.Constant) else ["<name>"]
 
-    return " or ".join(f"outputs/{name}/" for name in words(calls[0].args[1]))
+    return " or ".join(f"outputs/{name}/" for name in words(named))
+
+
+def prepare_run_name(tree):
+    """The expression a script's prepare_run call names its output folder with, or None (the
+    script's own name)."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]
+    return calls[0].args[1] if calls and len(calls[0].args) > 1 else None
 
 
 def read_script(path):
@@ -241,9 +247,7 @@ def read_script(path):
                 constants[name] = ast.literal_eval(node.value)
         except (ValueError, TypeError, NameError, AttributeError, SyntaxError):
             return None
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]
-    named = calls[0].args[1] if calls and len(calls[0].args) > 1 else None
+    named = prepare_run_name(tree)
 
     def out_name(settings):
         if named is None:
