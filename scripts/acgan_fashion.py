@@ -29,14 +29,14 @@ What differs from the tutorial, and why:
   generator's loss ("trainable"). The default, "batch-statistics", keeps the batch statistics
   (the discriminator in the composite is the function it was trained to be) without letting
   the generator's loss move gamma and beta; "frozen" would run it on its moving averages
-  (ganlib/helpers.py, freeze_discriminator). The tests pin which weights each choice moves.
+  (ganlib/tutorial.py, freeze_discriminator). The tests pin which weights each choice moves.
 - FAKE_CLASS_WEIGHT. The paper and the tutorial train the discriminator's class head on the
   generated images too, each named by the class it was asked for (1.0). At 0, the default, the
   head learns from real clothing alone, so the generator's class loss is a real-image
   classifier's verdict: 93-95% class agreement by epoch 3 against 51% (docs/experiments.md).
 - N_BATCH is 32, the tutorial's 64 halved: the setting the class-loss rule was measured at.
 - The fakes the discriminator sees are made by the generator in training mode, as in the
-  composite update (helpers.in_training_mode); Keras 3's predict() makes them in inference
+  composite update (tutorial.in_training_mode); Keras 3's predict() makes them in inference
   mode, which the generator is never scored on.
 - The three updates run as one compiled program (ganlib/step.py); --eager runs them as the
   tutorial does, one Keras call each. The grids, snapshots and metrics use an average of the
@@ -48,7 +48,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, files as gf, helpers as gu, run as gr, settings as gs
+from ganlib import cli, data as gd, atomic_files as gf, tutorial as gu, run as gr, settings as gs
 
 LATENT_DIM = 100
 N_EPOCHS = 100
@@ -101,14 +101,14 @@ def define_generator(latent_dim, n_classes=10):
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, settings):
-    gu.freeze_discriminator(d_model, settings.batchnorm_in_composite)
+def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1, batchnorm=BATCHNORM_IN_COMPOSITE):
+    gu.freeze_discriminator(d_model, batchnorm)
     source, label = d_model(g_model.output)
     # Named outputs: both would be called "discriminator", and Keras would then report one
     # head's loss twice instead of each head's loss.
     gan_output = [layers.Identity(name="source")(source), layers.Identity(name="label")(label)]
     model = keras.Model(g_model.input, gan_output, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss=["binary_crossentropy", "sparse_categorical_crossentropy"], optimizer=opt)
     return model
 
@@ -117,7 +117,9 @@ def define_models(settings):
     """(generator, discriminator, composite, extra models: none) as main() trains them."""
     d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator(settings.latent_dim)
-    return g_model, d_model, define_gan(g_model, d_model, settings), {}
+    gan_model = define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1,
+                           batchnorm=settings.batchnorm_in_composite)
+    return g_model, d_model, gan_model, {}
 
 
 def load_real_samples(settings, split="train"):
@@ -178,21 +180,22 @@ def train(g_model, d_model, gan_model, dataset, settings, *, test_dataset=None):
         _, g_1, g_2 = gan_model.train_on_batch([z_input, z_labels], [y_gan, z_labels])
         return d_r1, d_r2, d_f, d_f2, g_1, g_2
 
-    for i in run.epochs():
-        for j in run.steps():
-            [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch)
-            z_fake, labels_fake = gu.generate_latent_points(latent_dim, half_batch, 10)
-            z_input, z_labels = gu.generate_latent_points(latent_dim, n_batch, 10)
-            run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, z_labels))
-        run.summarize(summarize_performance, d_model, dataset, settings, test_dataset=test_dataset)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch)
+                z_fake, labels_fake = gu.generate_latent_points(latent_dim, half_batch, 10)
+                z_input, z_labels = gu.generate_latent_points(latent_dim, n_batch, 10)
+                run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, z_labels))
+            run.summarize(summarize_performance, d_model, dataset, settings, test_dataset=test_dataset)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings)
     dataset = load_real_samples(settings)
     test_dataset = load_real_samples(settings, "test")
+    gr.prepare_run(settings, generator_info(settings))
     g_model, d_model, gan_model, _ = define_models(settings)
     gu.plot_architectures(settings.out, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, settings, test_dataset=test_dataset)

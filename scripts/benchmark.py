@@ -47,7 +47,7 @@ if __name__ == "__main__":
     if _backend:  # Keras reads the backend once, when it is imported
         os.environ["KERAS_BACKEND"] = _backend
 
-import ganlib.backend  # noqa: E402,F401  first of the rest: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: E402,F401  first: the backend started before Keras loads
 
 import contextlib  # noqa: E402
 import importlib  # noqa: E402
@@ -63,7 +63,7 @@ from keras import layers  # noqa: E402
 from numpy import ones, zeros  # noqa: E402
 from numpy.random import randint, randn  # noqa: E402
 
-from ganlib import cli, data as gd, devices, files as gf, run as gr, settings as gs  # noqa: E402
+from ganlib import cli, data as gd, devices, atomic_files as gf, run as gr, settings as gs  # noqa: E402
 from ganlib.kinds import KINDS  # noqa: E402
 
 MAX_MATMUL_SIZE = 8192  # 256 MiB a float32 matrix; larger ones only risk running out of memory

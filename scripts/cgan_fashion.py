@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, helpers as gu, run as gr, settings as gs
+from ganlib import cli, data as gd, tutorial as gu, run as gr, settings as gs
 
 DATASET = "fashion_mnist"  # or "mnist", "emnist" (EMNIST-balanced, 47 classes)
 LATENT_DIM = 100
@@ -86,12 +86,12 @@ def define_generator(latent_dim, n_classes=10):
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, settings):
+def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     gu.freeze_discriminator(d_model)
     gen_noise, gen_label = g_model.input
     gan_output = d_model([g_model.output, gen_label])
     model = keras.Model([gen_noise, gen_label], gan_output, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss="binary_crossentropy", optimizer=opt)
     return model
 
@@ -101,7 +101,7 @@ def define_models(settings):
     n_classes = len(gd.DATASETS[settings.dataset]["classes"])
     d_model = define_discriminator(n_classes=n_classes, learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator(settings.latent_dim, n_classes)
-    return g_model, d_model, define_gan(g_model, d_model, settings), {}
+    return g_model, d_model, define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1), {}
 
 
 def load_real_samples(settings, split="train"):
@@ -148,20 +148,22 @@ def train(g_model, d_model, gan_model, dataset, settings):
         g_loss = gan_model.train_on_batch([z_input, labels_input], y_gan)
         return d_loss1, d_loss2, g_loss
 
-    for i in run.epochs():
-        for j in run.steps():
-            [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch, 1.0 - settings.label_smoothing)
-            z_fake, labels_fake = gu.generate_latent_points(latent_dim, half_batch, n_classes)
-            z_input, labels_input = gu.generate_latent_points(latent_dim, n_batch, n_classes)
-            run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input))
-        run.summarize(summarize_performance, d_model, dataset, settings)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch, 1.0 - settings.label_smoothing)
+                z_fake, labels_fake = gu.generate_latent_points(latent_dim, half_batch, n_classes)
+                z_input, labels_input = gu.generate_latent_points(latent_dim, n_batch, n_classes)
+                run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input))
+            run.summarize(summarize_performance, d_model, dataset, settings)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings, "cgan_fashion" if settings.dataset == "fashion_mnist" else f"cgan_{settings.dataset}")
     dataset = load_real_samples(settings)
+    gr.prepare_run(settings, generator_info(settings),
+                   out_name="cgan_fashion" if settings.dataset == "fashion_mnist" else f"cgan_{settings.dataset}")
     g_model, d_model, gan_model, _ = define_models(settings)
     gu.plot_architectures(settings.out, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, settings)

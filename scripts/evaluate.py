@@ -8,7 +8,7 @@
     python scripts/evaluate.py outputs/pix2pix_sat2map/generator.h5          # L1, PSNR, SSIM
 
 What a file is measured with is its kind's (scripts/ganlib/kinds.py). FID, KID, precision and
-recall, density and coverage are measured in a judge's feature space (ganlib/metrics.py) between
+recall, density and coverage are measured in a judge's feature space (ganlib/metrics_log.py) between
 --samples generated images and the real test split (class by class for the conditional GANs and
 InfoGAN, with intra-FID, the mean of the classes' FIDs), beside the same figures for as many real
 training images (the best a generator can do) and for uniform noise (the worst); all depend on
@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from ganlib import cli, kinds as gk, measures, settings as gs
-from ganlib.files import UserError, write_text
+from ganlib.atomic_files import UserError, write_text
 from ganlib.saved import generator_in, read_generator_info, recorded_data_dir
 
 MEASURES = {"fid": "FID", "kid": "KID (squared MMD in the judge's features, not x1000)", "class_kl": "class coverage (KL from uniform, nats; 0: all even)",
@@ -120,13 +120,13 @@ def main(argv=None):
                         f"this file is a {info['kind']} model of {info.get('image_shape')}")
     out = Path(args.json) if args.json else path.with_name(f"{path.stem}_metrics.json")
     print(f"loading Keras, then {path} and what measures it", flush=True)
-    from ganlib import helpers as gu, judges as gj, metrics
+    from ganlib import tutorial as gu, judges as gj, metrics_log
     model, _ = gu.load_generator(path)
-    evaluator = metrics.evaluator_for(info, args.judge_dir, args.data_dir, verbose=cli.progress_verbosity())
+    evaluator = metrics_log.evaluator_for(info, args.judge_dir, args.data_dir, verbose=cli.progress_verbosity())
     results = evaluator(model, args.samples, args.seed)
     count = f"{results.get('samples', results.get('pairs', ''))} {evaluator.count}".strip()
     references = evaluator.references(results.get("samples", args.samples), args.seed)
-    report = dict(generator=str(path), info=info, results=dict(metrics.figures_of(results), **results["details"]),
+    report = dict(generator=str(path), info=info, results=dict(metrics_log.figures_of(results), **results["details"]),
                   references=references)
     if getattr(evaluator, "judge_info", None):
         report["judge"] = evaluator.judge_info
@@ -138,7 +138,7 @@ def main(argv=None):
     if args.inception:
         report["inception_fid"] = inception_fid(evaluator, model, args.samples, args.seed)
     if args.cas:
-        cas, real = metrics.classification_accuracy_score(evaluator, model, args.cas_images, args.seed)
+        cas, real = metrics_log.classification_accuracy_score(evaluator, model, args.cas_images, args.seed)
         report["cas"] = dict(generated=cas, real=real)
         print(f"Classification Accuracy Score: {cas:.1%} on the {len(evaluator.test_images):,} real test images, "
               f"trained on generated images; the same classifier trained on real images: {real:.1%}")

@@ -39,7 +39,7 @@ def main(argv=None):
     server = explorer.serve(explorer.Explorer(path, data_dir), args.port)
     print(f"exploring {path} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
     try:
-        while not cli.STOP["requested"]:
+        while True:
             time.sleep(0.2)
     except KeyboardInterrupt:  # Ctrl-C is how a user closes it: a clean stop, not a failure
         pass

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, helpers as gu, run as gr, settings as gs
+from ganlib import cli, data as gd, tutorial as gu, run as gr, settings as gs
 from ganlib.images import save_grid
 
 LATENT_DIM = 100
@@ -70,10 +70,10 @@ def define_generator(latent_dim):
     ], name="generator")
 
 
-def define_gan(g_model, d_model, settings):
+def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1):
     gu.freeze_discriminator(d_model)
     model = keras.Sequential([g_model, d_model], name="gan")
-    opt = keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss="binary_crossentropy", optimizer=opt)
     return model
 
@@ -82,7 +82,7 @@ def define_models(settings):
     """(generator, discriminator, composite, extra models: none) as main() trains them."""
     d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator(settings.latent_dim)
-    return g_model, d_model, define_gan(g_model, d_model, settings), {}
+    return g_model, d_model, define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1), {}
 
 
 def load_real_samples(settings, split="train"):
@@ -125,20 +125,21 @@ def train(g_model, d_model, gan_model, dataset, settings):
         g_loss = gan_model.train_on_batch(X_gan, y_gan)
         return d_loss1, d_loss2, g_loss
 
-    for i in run.epochs():
-        for j in run.steps():
-            X_real, y_real = gu.generate_real_samples(dataset, half_batch)
-            z_fake = gu.generate_latent_points(latent_dim, half_batch)
-            X_gan = gu.generate_latent_points(latent_dim, n_batch)
-            run.log_step(train_step(X_real, y_real, z_fake, X_gan))
-        run.summarize(summarize_performance, d_model, dataset, settings)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                X_real, y_real = gu.generate_real_samples(dataset, half_batch)
+                z_fake = gu.generate_latent_points(latent_dim, half_batch)
+                X_gan = gu.generate_latent_points(latent_dim, n_batch)
+                run.log_step(train_step(X_real, y_real, z_fake, X_gan))
+            run.summarize(summarize_performance, d_model, dataset, settings)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings)
     dataset = load_real_samples(settings)
+    gr.prepare_run(settings, generator_info(settings))
     g_model, d_model, gan_model, _ = define_models(settings)
     gu.plot_architectures(settings.out, d_model, g_model, gan_model)
     train(g_model, d_model, gan_model, dataset, settings)

@@ -44,7 +44,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, helpers as gu, kinds as gk, run as gr, settings as gs
+from ganlib import cli, data as gd, inputs as gi, run as gr, settings as gs, tutorial as gu
 from ganlib.images import save_grid
 
 LATENT_DIM = 62
@@ -171,12 +171,12 @@ def define_generator(gen_input_size, layer_shapes=LAYERS):
     return keras.Model(in_lat, out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, settings, *, q_model, info_model=None):
+def define_gan(g_model, d_model, *, q_model, info_model=None, n_cont=N_CONT, lambda_cat=LAMBDA_CAT, lambda_cont=LAMBDA_CONT,
+               g_learning_rate=G_LEARNING_RATE, beta_1=BETA_1, batchnorm=BATCHNORM_IN_COMPOSITE):
     """The composite update. It freezes `info_model` when there is one (the reference rule: Q's
     head trains in the discriminator's update), else `d_model` (the tutorial's rule: Q's head
     trains here)."""
-    n_cont = settings.n_cont
-    gu.freeze_discriminator(info_model or d_model, settings.batchnorm_in_composite)
+    gu.freeze_discriminator(info_model or d_model, batchnorm)
     d_output = d_model(g_model.output)
     q_outputs = q_model(g_model.output)
     # Named outputs, so that Keras reports each loss under its own name.
@@ -184,8 +184,8 @@ def define_gan(g_model, d_model, settings, *, q_model, info_model=None):
     outputs = [layers.Identity(name=name)(t) for name, t in zip(names, [d_output, *q_outputs])]
     model = keras.Model(g_model.input, outputs, name="gan")
     model.compile(loss=["binary_crossentropy", "categorical_crossentropy"] + ["mse"] * n_cont,
-                  loss_weights=[1.0, settings.lambda_cat] + [settings.lambda_cont] * n_cont,
-                  optimizer=keras.optimizers.Adam(learning_rate=settings.g_learning_rate, beta_1=settings.beta_1))
+                  loss_weights=[1.0, lambda_cat] + [lambda_cont] * n_cont,
+                  optimizer=keras.optimizers.Adam(learning_rate=g_learning_rate, beta_1=beta_1))
     return model
 
 
@@ -203,7 +203,10 @@ def define_models(settings):
         consistency_model = define_consistency(q_model, settings.consistency_weight, settings.learning_rate,
                                                settings.beta_1)
     g_model = define_generator(settings.latent_dim + settings.n_cat + settings.n_cont, settings.layers)
-    gan_model = define_gan(g_model, d_model, settings, q_model=q_model, info_model=info_model)
+    gan_model = define_gan(g_model, d_model, q_model=q_model, info_model=info_model, n_cont=settings.n_cont,
+                           lambda_cat=settings.lambda_cat, lambda_cont=settings.lambda_cont,
+                           g_learning_rate=settings.g_learning_rate, beta_1=settings.beta_1,
+                           batchnorm=settings.batchnorm_in_composite)
     return g_model, d_model, gan_model, dict(q_model=q_model, info_model=info_model,
                                              consistency_model=consistency_model)
 
@@ -216,10 +219,10 @@ def load_real_samples(settings, split="train"):
 
 def generate_latent_points(latent_dim, n_cat, n_samples, n_cont=N_CONT, prior=NOISE_PRIOR):
     """[generator input, one-hot categorical codes, continuous codes]."""
-    noise = gk.noise(prior, (n_samples, latent_dim))
+    noise = gi.noise(prior, (n_samples, latent_dim))
     codes = np.random.randint(0, n_cat, n_samples)
     cont_codes = np.random.uniform(-1, 1, (n_samples, n_cont)).astype("float32")
-    z_input = gk.infogan_input(noise, codes, n_cat, cont_codes)
+    z_input = gi.infogan_input(noise, codes, n_cat, cont_codes)
     return [z_input, z_input[:, latent_dim:latent_dim + n_cat], cont_codes]
 
 
@@ -232,12 +235,12 @@ def generate_fake_samples(g_model, inputs):
 def summarize_performance(epoch, g_model, d_model, dataset, settings):
     """The per-value grid, and one sweep grid per continuous code."""
     info = generator_info(settings)
-    images = g_model.predict_on_batch(gk.code_grid_inputs(info))
+    images = g_model.predict_on_batch(gi.code_grid_inputs(info))
     save_grid(images, settings.out / f"generated_plot_e{epoch:03d}.png", 10,
               title=f"epoch {epoch}: one row per categorical value")
     for code in range(settings.n_cont):
-        images = g_model.predict_on_batch(gk.sweep_grid_inputs(info, code))
-        save_grid(images, settings.out / f"generated_sweep{code}_e{epoch:03d}.png", len(gk.SWEEP),
+        images = g_model.predict_on_batch(gi.sweep_grid_inputs(info, code))
+        save_grid(images, settings.out / f"generated_sweep{code}_e{epoch:03d}.png", len(gi.SWEEP),
                   title=f"epoch {epoch}: continuous code {code} from -2 to 2")
 
 
@@ -282,22 +285,23 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
             z_input, [y_gan, cat_codes] + [cont_codes[:, k:k + 1] for k in range(n_cont)])
         return d_loss1, d_loss2, g_1, g_2, *q_cont, *consistency
 
-    for i in run.epochs():
-        for j in run.steps():
-            X_real, y_real = gu.generate_real_samples(dataset, half_batch)
-            z_fake, cat_fake, cont_fake = generate_latent_points(latent_dim, n_cat, half_batch, n_cont, prior)
-            z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont, prior)
-            augmented = [np.asarray(augment(X_real, training=True))] if augment else []
-            run.log_step(train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes,
-                                    *augmented))
-        run.summarize(summarize_performance, d_model, dataset, settings)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                X_real, y_real = gu.generate_real_samples(dataset, half_batch)
+                z_fake, cat_fake, cont_fake = generate_latent_points(latent_dim, n_cat, half_batch, n_cont, prior)
+                z_input, cat_codes, cont_codes = generate_latent_points(latent_dim, n_cat, n_batch, n_cont, prior)
+                augmented = [np.asarray(augment(X_real, training=True))] if augment else []
+                run.log_step(train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes,
+                                        *augmented))
+            run.summarize(summarize_performance, d_model, dataset, settings)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings)
     dataset = load_real_samples(settings)
+    gr.prepare_run(settings, generator_info(settings))
     g_model, d_model, gan_model, extras = define_models(settings)
     gu.plot_architectures(settings.out, d_model, g_model, gan_model, *filter(None, extras.values()))
     train(g_model, d_model, gan_model, dataset, settings, **extras)

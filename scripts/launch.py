@@ -18,10 +18,12 @@ import sys
 import threading
 import time
 
-from ganlib.cli import ArgumentParser, positive_int, run_main
-from ganlib.files import UserError
+from ganlib.cli import ArgumentParser, int_up_to, run_main
+from ganlib.atomic_files import UserError
 
 GRACE_SECONDS = 180  # after a process fails, how long the others have to stop by themselves
+REFUSED = 2  # a process's exit status for a refusal (one line): the run cannot start, so the others stop at once
+MAX_PROCESSES = 64  # on one machine; more is a typo
 
 
 def free_port():
@@ -64,6 +66,10 @@ def launch(n_processes, command):
     while any(p.poll() is None for p in processes):
         if failed_at is None and any(p.returncode for p in processes if p.returncode is not None):
             failed_at = time.time()
+            if any(p.returncode == REFUSED for p in processes):
+                for process in processes:
+                    if process.poll() is None:
+                        process.terminate()
         if failed_at is not None and time.time() - failed_at > GRACE_SECONDS:
             for process in processes:
                 if process.poll() is None:
@@ -84,7 +90,7 @@ def launch(n_processes, command):
 
 def main(argv=None):
     parser = ArgumentParser(__doc__)
-    parser.add_argument("--processes", type=positive_int, default=2, help="processes to start")
+    parser.add_argument("--processes", type=int_up_to(MAX_PROCESSES), default=2, help="processes to start")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the script and its flags")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -26,7 +26,7 @@ What differs from the tutorial, and why:
 - The generator always runs as in training, as in the paper and the tutorial: each image
   normalised with its own statistics, dropout as its noise. Its layers are called with
   `training=True`, but Keras 3's predict() overrides that, so every place that draws from it
-  goes through helpers.in_training_mode, one image at a time.
+  goes through tutorial.in_training_mode, one image at a time.
 - The three updates run as one compiled program (ganlib/step.py; --eager: one Keras call each),
   and the plots, snapshots and metrics use an average of the generator's weights (EMA_DECAY).
 """
@@ -36,7 +36,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, helpers as gu, run as gr, settings as gs
+from ganlib import cli, data as gd, tutorial as gu, run as gr, settings as gs
 from ganlib.images import save_grid
 
 
@@ -114,15 +114,15 @@ def define_generator(image_shape=gd.MAPS_IMAGE_SHAPE):
     return keras.Model(in_image, out_image, name="generator")
 
 
-def define_gan(g_model, d_model, settings):
-    gu.freeze_discriminator(d_model, settings.batchnorm_in_composite)
+def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1, batchnorm=BATCHNORM_IN_COMPOSITE):
+    gu.freeze_discriminator(d_model, batchnorm)
     in_src = keras.Input(shape=g_model.input.shape[1:])
     gen_out = g_model(in_src)
     dis_out = d_model([in_src, gen_out])
     # Named outputs, so that Keras reports each loss under its own name.
     outputs = [layers.Identity(name="patch")(dis_out), layers.Identity(name="image")(gen_out)]
     model = keras.Model(in_src, outputs, name="gan")
-    opt = keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
     model.compile(loss=["binary_crossentropy", "mae"], optimizer=opt, loss_weights=[1, 100])
     return model
 
@@ -131,7 +131,9 @@ def define_models(settings):
     """(generator, discriminator, composite, extra models: none) as main() trains them."""
     d_model = define_discriminator(learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator()
-    return g_model, d_model, define_gan(g_model, d_model, settings), {}
+    gan_model = define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1,
+                           batchnorm=settings.batchnorm_in_composite)
+    return g_model, d_model, gan_model, {}
 
 
 def load_real_samples(settings, split="train"):
@@ -183,19 +185,20 @@ def train(g_model, d_model, gan_model, dataset, settings, *, val_dataset=None):
         g_loss, g_patch, g_l1 = gan_model.train_on_batch(X_realA, [y_real, X_realB])
         return d_loss1, d_loss2, g_loss, g_patch, g_l1
 
-    for i in run.epochs():
-        for j in run.steps():
-            [X_realA, X_realB], _ = gu.generate_real_samples(dataset, n_batch)
-            run.log_step(train_step(X_realA, X_realB))
-        run.summarize(summarize_performance, d_model, val_dataset or dataset, settings)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                [X_realA, X_realB], _ = gu.generate_real_samples(dataset, n_batch)
+                run.log_step(train_step(X_realA, X_realB))
+            run.summarize(summarize_performance, d_model, val_dataset or dataset, settings)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings, f"pix2pix_{settings.direction}", batch_split=1)
     dataset = load_real_samples(settings)
     val_dataset = load_real_samples(settings, "val")
+    gr.prepare_run(settings, generator_info(settings), out_name=f"pix2pix_{settings.direction}")
     if val_dataset is None:
         print("note: no validation pairs (maps/val/), so the plots and metrics.csv use training pairs")
     g_model, d_model, gan_model, _ = define_models(settings)

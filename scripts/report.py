@@ -9,8 +9,8 @@ loads neither Keras nor TensorFlow, so it takes a moment even on a busy machine.
 from pathlib import Path
 
 from ganlib.cli import ArgumentParser, run_main
-from ganlib.files import UserError
-from ganlib.report import write_progress_gif, write_report
+from ganlib.atomic_files import UserError
+from ganlib.report_page import write_progress_gif, write_report
 
 
 def main(argv=None):

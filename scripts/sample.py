@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganlib import cli, files as gf, kinds as gk
+from ganlib import cli, atomic_files as gf, kinds as gk
 from ganlib.saved import generator_in, read_generator_info
 
 MAX_N = 100  # a 100x100 grid is 10,000 images, 2800x2800 pixels at 28x28
@@ -45,7 +45,7 @@ class Generator:
 
     def __call__(self, inputs):
         if self.model is None:
-            from ganlib import helpers as gu
+            from ganlib import tutorial as gu
             g_model, _ = gu.load_generator(self.path)
             self.model = gu.in_training_mode(g_model) if self.kind.in_training_mode else g_model
         n = len(inputs[0] if isinstance(inputs, list) else inputs)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ganlib import data as gd
 from ganlib.cli import ArgumentParser, check_folders, run_main
-from ganlib.files import REPO_DIR
+from ganlib.atomic_files import REPO_DIR
 
 
 def machine_description():
@@ -32,7 +32,7 @@ def machine_description():
 
 
 def train_shipped_judge(dataset, data_dir, judges_dir, seed):
-    import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+    import ganlib.start  # noqa: F401  first: the backend started before Keras loads
     import keras
     from ganlib import judges as gj
     keras.utils.set_random_seed(seed)

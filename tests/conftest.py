@@ -13,10 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 JAX_CACHE = Path(tempfile.mkdtemp(prefix="gan-tests-jax-cache-"))
 atexit.register(shutil.rmtree, JAX_CACHE, True)
 sys.path.insert(0, str(REPO / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
 import datafiles  # noqa: E402
-from ganlib import data as gd, helpers as gu, settings as gs  # noqa: E402
+from ganlib import data as gd, tutorial as gu, settings as gs  # noqa: E402
 from ganlib.kinds import KINDS  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import acgan_fashion
 import datafiles
-from ganlib import cli, data as gd, helpers as gu, judges as gan_judges, metrics as gm, settings as gs
+from ganlib import cli, data as gd, tutorial as gu, judges as gan_judges, metrics_log as gm, settings as gs
 from ganlib.average import AveragedGenerator
 import runchecks
 import sample

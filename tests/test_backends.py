@@ -16,7 +16,7 @@ def test_every_script_trains_on_pytorch(tiny_data, tmp_path):
     pytest.importorskip("torch")
     maps = tmp_path / "maps"
     datafiles.write_maps_folder(maps, broken=False)
-    run = run_script(["tests/backendcheck.py", tiny_data, maps, tmp_path / "runs"], backend="torch")
+    run = run_script(["tests/support/backendcheck.py", tiny_data, maps, tmp_path / "runs"], backend="torch")
     assert run.returncode == 0, run.stderr[-3000:]
     for script in TRAINING_SCRIPTS:
         out = tmp_path / "runs" / script

@@ -47,6 +47,7 @@ SHARED_CASES = [("cgan_fashion", args, message) for args, message in EVERY_TRAIN
 OTHER_CASES = [
     ("cgan_fashion", ["--batch-size", "1000", "DATA"], "--batch-size 1000 is larger than the dataset (64 images)"),
     ("cgan_fashion", ["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
+    ("cgan_fashion", ["--latent-dim", "2147483647"], "--latent-dim: 2147483647 is over the limit of 100,000"),
     ("cgan_fashion", ["--label-smoothing", "1"], "--label-smoothing: 1.0 must be at least 0 and below 1"),
     ("cgan_fashion", ["--label-smoothing", "-0.1"], "--label-smoothing: -0.1 must be at least 0 and below 1"),
     ("cgan_fashion", ["--data-dir", "TRUNCATED"], "train-images-idx3-ubyte.gz is corrupt or truncated"),
@@ -100,6 +101,7 @@ OTHER_CASES = [
     ("benchmark", ["--matmul-size", "100000"], "--matmul-size: 100000 is over the limit of 8,192"),
     ("benchmark", ["--batch-size", "100000"], "--batch-size: 100000 is over the limit of 50,000"),
     ("benchmark", ["--backend", "theano"], "argument --backend: invalid choice: 'theano'"),
+    ("launch", ["--processes", "1000", "--", "scripts/cgan_fashion.py"], "--processes: 1000 is over the limit of 64"),
 ]
 CASES = SHARED_CASES + OTHER_CASES
 PLACEHOLDERS = {"DATA": "", "EMPTY": "an empty folder", "A_FILE": "a file", "TRUNCATED": "a truncated dataset",

@@ -7,7 +7,7 @@ import pytest
 
 import datafiles
 from ganlib import data as gd
-from ganlib import files as gf
+from ganlib import atomic_files as gf
 
 
 def test_fashion_mnist_idx_files_both_splits(tiny_data):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cgan_fashion
-from ganlib import cli, helpers as gu
+from ganlib import cli, tutorial as gu
 from conftest import run_script, settings_of
 
 # Two devices sum each gradient in two halves and add them: float32 rounding in another order
@@ -19,7 +19,7 @@ TOLERANCE = 1e-4
 def two_device_run(tiny_data, tmp_path_factory):
     pytest.importorskip("jax")
     out = tmp_path_factory.mktemp("devices")
-    check = run_script(["tests/devicecheck.py", tiny_data, out], backend="jax",
+    check = run_script(["tests/support/devicecheck.py", tiny_data, out], backend="jax",
                        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert check.returncode == 0, check.stderr[-3000:]
     return json.loads(check.stdout.strip().splitlines()[-1]), out

@@ -9,7 +9,7 @@ import pytest
 
 import cgan_fashion
 import evaluate
-from ganlib import cli, data as gd, environment, run as gr
+from ganlib import cli, data as gd, start, run as gr
 from ganlib.losses import ResumedProgbar
 import report
 import sample
@@ -131,11 +131,11 @@ def test_without_the_virtual_environment_the_line_asks_whether_it_is_active(monk
     real_find_spec = importlib.util.find_spec
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "tensorflow" else real_find_spec(name))
-    problem = environment.backend_problem("tensorflow")
+    problem = start.backend_problem("tensorflow")
     assert problem.startswith("tensorflow, Keras' backend, is not installed for ")
     assert "is the virtual environment active? (. .venv/bin/activate)" in problem
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert environment.backend_problem("tensorflow").startswith("Keras is not installed for ")
+    assert start.backend_problem("tensorflow").startswith("Keras is not installed for ")
 
 
 def test_a_python_without_keras_names_the_virtual_environment():

@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from ganlib import cli, helpers as gu, kinds, settings as gs
+from ganlib import cli, drawing, settings as gs, tutorial as gu
 from ganlib.saved import read_generator_info
 import infogan_mnist
 import runchecks
@@ -124,7 +124,7 @@ def infogan_generator(tmp_path_factory):
 def test_code_flag_puts_one_hot_k_into_the_generator_input(infogan_generator):
     info = read_generator_info(infogan_generator)
     args = sample.parse_args([str(infogan_generator), "--code", "3", "--n", "2"])
-    inputs, *_ = kinds.draw_infogan(args, info, np.random)
+    inputs, *_ = drawing.draw_infogan(args, info, np.random)
     assert inputs.shape == (4, 74)
     np.testing.assert_array_equal(inputs[:, 62:72], np.tile(np.eye(10)[3], (4, 1)))
     np.testing.assert_array_equal(inputs[:, 72:], 0)

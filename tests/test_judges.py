@@ -16,7 +16,7 @@ import pytest
 
 import cgan_fashion
 import datafiles
-from ganlib import cli, data as gd, helpers as gu, judges as gj
+from ganlib import cli, data as gd, tutorial as gu, judges as gj
 from ganlib.saved import read_generator_info
 from conftest import REPO
 

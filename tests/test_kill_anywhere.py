@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from ganlib import files as gf, folder
+from ganlib import atomic_files as gf, run_folder
 from conftest import REPO
 from test_tensorboard import records
 
@@ -23,7 +23,7 @@ EPOCHS, STEPS = 4, 2
 def acgan_run(tiny_data, out, kill_at=None, resume=True):
     """The AC-GAN (metrics.csv and class_accuracy.csv at each summary) on tiny data, as a process."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow", KILL_AT=kill_at or "nothing:1")
-    args = [sys.executable, "tests/killpoint.py", "scripts/acgan_fashion.py", "--data-dir", tiny_data,
+    args = [sys.executable, "tests/support/killpoint.py", "scripts/acgan_fashion.py", "--data-dir", tiny_data,
             "--out", out, "--epochs", EPOCHS, "--steps-per-epoch", STEPS, "--batch-size", 8,
             "--eval-every", 1, "--eval-samples", 40, "--seed", 1, *(["--resume"] if resume else [])]
     return subprocess.Popen(list(map(str, args)), cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -45,7 +45,7 @@ def check_every_file_loads(out):
             continue
         if path.is_dir():
             check_every_file_loads(path)
-        elif path.name == folder.RUN_LOCK:
+        elif path.name == run_folder.RUN_LOCK:
             assert path.read_text().startswith("process "), path.read_text()
         elif path.suffix == ".json":
             json.loads(path.read_text())

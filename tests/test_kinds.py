@@ -10,7 +10,7 @@ import pytest
 
 import evaluate
 import sample
-from ganlib import cli, kinds
+from ganlib import cli, drawing, inputs as gi, kinds
 from conftest import TRAINING_SCRIPTS, settings_of
 
 TOY_SCRIPT = '''"""A toy GAN of dense layers, to show what adding a kind takes."""
@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ganlib import cli, data as gd, helpers as gu, run as gr, settings as gs
+from ganlib import cli, data as gd, tutorial as gu, run as gr, settings as gs
 from ganlib.images import save_grid
 
 LATENT_DIM = 8
@@ -62,18 +62,19 @@ def train(g_model, d_model, gan_model, dataset, settings):
         gu.freeze_discriminator(d_model)
         return d_loss, gan_model.train_on_batch(z, y_gan)
 
-    for i in run.epochs():
-        for j in run.steps():
-            X, y = gu.generate_real_samples(dataset, half)
-            z_fake = gu.generate_latent_points(settings.latent_dim, half)
-            run.log_step(train_step(X, y, z_fake, gu.generate_latent_points(settings.latent_dim, settings.n_batch)))
-        run.summarize(summarize_performance, d_model, dataset, settings)
-    run.finish()
+    with run:
+        for i in run.epochs():
+            for j in run.steps():
+                X, y = gu.generate_real_samples(dataset, half)
+                z_fake = gu.generate_latent_points(settings.latent_dim, half)
+                run.log_step(train_step(X, y, z_fake, gu.generate_latent_points(settings.latent_dim, settings.n_batch)))
+            run.summarize(summarize_performance, d_model, dataset, settings)
+        run.finish()
 
 
 def main(argv=None):
     settings = gs.parse_settings(globals(), argv)
-    gr.prepare_run(settings)
+    gr.prepare_run(settings, dict(kind="toy"))
     g_model, d_model, gan_model, _ = define_models(settings)
     train(g_model, d_model, gan_model, gd.scale_images(gd.load_dataset("fashion_mnist", settings.data_dir)[0]), settings)
 '''
@@ -82,9 +83,9 @@ def main(argv=None):
 @pytest.fixture
 def toy_kind(monkeypatch):
     """The one entry a kind of noise-in, image-out generator needs, drawn four to a row."""
-    monkeypatch.setitem(kinds.KINDS, "toy", kinds.Kind("fid", True, inputs=kinds.unconditional_inputs,
+    monkeypatch.setitem(kinds.KINDS, "toy", kinds.Kind("fid", True, inputs=gi.unconditional_inputs,
                                                        figures=kinds.coverage_figures, columns=lambda info: 4,
-                                                       sample=kinds.sample_latent(kinds.draw_unconditional)))
+                                                       sample=drawing.sample_latent(drawing.draw_unconditional)))
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from scipy.ndimage import gaussian_filter
 
 import cgan_fashion
 import datafiles
-from ganlib import cli, data as gd, measures, metrics
+from ganlib import cli, data as gd, measures, metrics_log
 from ganlib.kinds import KINDS
 
 
@@ -89,7 +89,7 @@ def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
     rng = np.random.default_rng(3)
     test, train = split_of_labels(rng, 500), split_of_labels(rng, 1000)
     info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
-    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, train, test))
+    q_on_test = metrics_log.evaluator_for(info, None, measuring=(None, None, train, test))
     assert q_on_test(StubQ(rng.permutation(10)))["q_accuracy"] == 1.0
     merged = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4])  # 9s read as 4s, as InfoGAN runs do
     assert q_on_test(StubQ(merged))["q_accuracy"] == pytest.approx(np.mean(test[1] != 9))
@@ -98,7 +98,7 @@ def test_q_as_a_classifier_of_real_images_is_matched_one_to_one_to_the_labels():
 def test_q_spread_over_real_digits_tells_a_merge_without_labels():
     rng = np.random.default_rng(4)
     info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
-    q_on_test = metrics.evaluator_for(info, None, measuring=(None, None, split_of_labels(rng, 1000),
+    q_on_test = metrics_log.evaluator_for(info, None, measuring=(None, None, split_of_labels(rng, 1000),
                                                              split_of_labels(rng, 200)))
     separate = q_on_test(StubQ(rng.permutation(10), certainty=0.9))
     merged = q_on_test(StubQ(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4]), certainty=0.9))
@@ -219,7 +219,7 @@ def test_both_axes_controls_reach_the_ceiling_the_floor_and_tell_a_repeated_imag
     import cgan_fashion
     assert banded_measuring[1]["test_accuracy"] >= 0.95  # a judge that knows the classes
     info = dict(kind="cgan", dataset="fashion_mnist", n_classes=10, class_names=gd.FASHION_CLASSES, latent_dim=8)
-    evaluator = metrics.ImageEvaluator(info, None, measuring=banded_measuring)
+    evaluator = metrics_log.ImageEvaluator(info, None, measuring=banded_measuring)
     held_out = datafiles.banded_images(500, (28, 28, 1), 10, 2)
     real = evaluator(StubGenerator(*held_out), 500)
     assert real["class_agreement"] >= 0.95 and real["both_axes"] >= 0.85
@@ -247,14 +247,14 @@ def test_the_figures_match_the_prdc_package():
 
 
 def test_the_best_conditional_snapshot_is_chosen_on_both_axes_and_an_older_row_loses(tmp_path):
-    log = metrics.QualityLog(tmp_path, samples=10)
+    log = metrics_log.QualityLog(tmp_path, samples=10)
     log.evaluator = SimpleNamespace(kind=KINDS["cgan"], primary="class_agreement", lower_is_better=False)
     log.rows = [dict(epoch=1, class_agreement=0.97),  # a run from before both axes were measured
                 dict(epoch=2, class_agreement=0.95, both_axes=0.3),
                 dict(epoch=3, class_agreement=0.85, both_axes=0.7),
                 dict(epoch=4, class_agreement=0.90, both_axes=0.6)]
     assert log.best()["epoch"] == 3
-    pix2pix = metrics.QualityLog(tmp_path, samples=10)
+    pix2pix = metrics_log.QualityLog(tmp_path, samples=10)
     pix2pix.evaluator = SimpleNamespace(kind=KINDS["pix2pix"], primary="l1", lower_is_better=True)
     pix2pix.rows = [dict(epoch=1, l1=0.3), dict(epoch=2, l1=0.2), dict(epoch=3, l1=0.25)]
     assert pix2pix.best()["epoch"] == 2

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import datafiles
-from ganlib import cli, files as gf
-from ganlib.helpers import in_training_mode
+from ganlib import cli, atomic_files as gf
+from ganlib.tutorial import in_training_mode
 from ganlib.saved import read_generator_info
 import pix2pix_maps
 import prepare_maps

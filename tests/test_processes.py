@@ -127,8 +127,8 @@ def test_only_process_0_writes_files(interrupted_and_resumed):
 
 
 def launched(script, flags, spy_dir):
-    """scripts/launch.py --processes 2 running `script` through tests/writespy.py."""
-    return Watched([sys.executable, "scripts/launch.py", "--processes", "2", "--", "tests/writespy.py", str(spy_dir),
+    """scripts/launch.py --processes 2 running `script` through tests/support/writespy.py."""
+    return Watched([sys.executable, "scripts/launch.py", "--processes", "2", "--", "tests/support/writespy.py", str(spy_dir),
                     f"scripts/{script}.py", *map(str, flags)], environment())
 
 

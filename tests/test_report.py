@@ -2,6 +2,8 @@
 interrupted and resumed, and rebuilt by report.py for any folder (the browser checks are in
 runchecks.check_report, run on each script's short run)."""
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from PIL import Image
 
 from ganlib import cli, data as gd
 import gan_fashion
-from ganlib import report as gan_report
+from ganlib import report_page as gan_report
 import report
 from conftest import settings_of
 
@@ -64,15 +66,14 @@ def test_an_interrupted_run_says_how_to_go_on_and_a_resumed_one_keeps_its_start(
         return gan_fashion.define_models(settings_of(gan_fashion))[:3]
 
     g_model, d_model, gan_model = models()
-    original = d_model.train_on_batch
+    original, calls = d_model.train_on_batch, []
 
     def ctrl_c_at_the_fifth_update(x, y):
-        if d_model.train_on_batch.calls == 5:  # epoch 2, step 1, real half
-            cli.STOP["requested"] = True
-        d_model.train_on_batch.calls += 1
+        calls.append(1)
+        if len(calls) == 5:  # epoch 2, step 1, real half
+            os.kill(os.getpid(), signal.SIGINT)
         return original(x, y)
 
-    ctrl_c_at_the_fifth_update.calls = 1
     d_model.train_on_batch = ctrl_c_at_the_fifth_update
     with cli.stop_requests_handled(), pytest.raises(cli.Interrupted):
         gan_fashion.train(g_model, d_model, gan_model, dataset, settings_of(gan_fashion, *flags))
@@ -99,7 +100,7 @@ def test_a_run_stopped_in_its_first_steps_has_its_losses_and_the_true_step_count
     def ctrl_c_in_the_second_step(x, y):
         calls.append(1)
         if len(calls) == 3:  # step 2's real half: the stop comes after step 2
-            cli.STOP["requested"] = True
+            os.kill(os.getpid(), signal.SIGINT)
         return original(x, y)
 
     d_model.train_on_batch = ctrl_c_in_the_second_step

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 import cgan_fashion
-from ganlib import cli, folder, judges as gj, step
+from ganlib import cli, run_folder, judges as gj, step
 from conftest import REPO, run_script
 
 
@@ -17,7 +17,7 @@ def checksums(path):
     """Every file under `path` (or the one file), by name; the lock, which names whichever run
     last held the folder, is not one of them."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()
-                                                 and p.name != folder.RUN_LOCK)
+                                                 and p.name != run_folder.RUN_LOCK)
     return {str(p.relative_to(path.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
@@ -35,18 +35,10 @@ def refused(capsys, argv, code=2):
     return err
 
 
-def release(out):
-    """The folder as a new process finds it: no lock held by this one."""
-    lock = folder._HELD_LOCKS.pop(out.resolve(), None)
-    if lock:
-        lock.close()
-
-
 @pytest.fixture
 def finished_run(tiny_data, tmp_path):
     out = tmp_path / "run"
     cli.run_main(cgan_fashion.main, flags(tiny_data, out, epochs=2))
-    release(out)
     return out
 
 
@@ -78,9 +70,9 @@ def test_a_lock_planted_as_a_link_is_refused_and_its_target_untouched(tiny_data,
     victim.write_text("precious")
     out = tmp_path / "run"
     out.mkdir()
-    (out / folder.RUN_LOCK).symlink_to(victim)
+    (out / run_folder.RUN_LOCK).symlink_to(victim)
     err = refused(capsys, flags(tiny_data, out))
-    assert f"{out / folder.RUN_LOCK} is a symbolic link; a run's lock is never a link" in err
+    assert f"{out / run_folder.RUN_LOCK} is a symbolic link; a run's lock is never a link" in err
     assert victim.read_text() == "precious" and not (out / "losses.csv").exists()
 
 
@@ -103,11 +95,11 @@ def test_a_fresh_cut_short_finishes_its_move_into_the_same_folder(finished_run, 
     before = checksums(finished_run)
     aside = finished_run / "earlier-20261202-101010"
     aside.mkdir()
-    (aside / folder.MOVING).touch()
+    (aside / run_folder.MOVING).touch()
     for name in ("generator.h5", "run.json"):  # what the first --fresh had moved when it was killed
         (finished_run / name).rename(aside / name)
     cli.run_main(cgan_fashion.main, flags(tiny_data, finished_run, "--fresh"))
-    assert [p.name for p in finished_run.glob("earlier-*")] == [aside.name] and not (aside / folder.MOVING).exists()
+    assert [p.name for p in finished_run.glob("earlier-*")] == [aside.name] and not (aside / run_folder.MOVING).exists()
     assert {name.split("/", 1)[1] for name in checksums(aside)} == {name.split("/", 1)[1] for name in before}
     assert (finished_run / "generator.h5").is_file()
 
@@ -115,7 +107,7 @@ def test_a_fresh_cut_short_finishes_its_move_into_the_same_folder(finished_run, 
 def test_a_plain_run_into_a_folder_a_fresh_left_half_moved_is_refused(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
     (out / "earlier-20261202-101010").mkdir(parents=True)
-    (out / "earlier-20261202-101010" / folder.MOVING).touch()
+    (out / "earlier-20261202-101010" / run_folder.MOVING).touch()
     (out / "losses.csv").write_text("epoch,step,g\n1,1,0.7\n")
     err = refused(capsys, flags(tiny_data, out))
     assert "that --fresh was moving into earlier-20261202-101010 when it stopped: add --fresh again" in err

@@ -5,16 +5,21 @@ update, inside the compiled step (step.py), with a warm-up so that it does not d
 first weights along. Two rules for its decay: a fixed one (EMA_DECAY, warmed up over the first
 updates), or StyleGAN2-ADA's (Karras et al. 2020): a half-life counted in images, at most
 HALF_LIFE_RAMP of the images seen so far, so that a short run's average is not stuck in its past."""
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import keras
 
-from ganlib.helpers import numpy_random_state_kept
+from ganlib.tutorial import numpy_random_state_kept
 
 EMA_WARMUP = 10  # the average's decay at update t (from 1) is min(decay, t / (EMA_WARMUP + t - 1))
 HALF_LIFE_RAMP = 0.05  # the half-life rule's average spans at most this share of the images seen so far
 BATCHNORM_BATCHES = 20  # batches that re-estimate the averaged generator's BatchNormalization statistics
 BATCHNORM_BATCH_SIZE = 256
+
+
+def blend(average, weight, decay):
+    """One averaged weight after its generator weight's update: the moving average's one formula."""
+    return average * decay + weight * (1 - decay)
 
 
 class AveragedGenerator:
@@ -41,11 +46,16 @@ class AveragedGenerator:
         """(averaged weight, the generator's weight) for each trainable weight."""
         return list(zip(self.model.trainable_variables, self.source.trainable_variables))
 
-    def update(self, updates):
-        """After the generator's `updates`-th update, one call per weight (the step's uncompiled path)."""
+    def follow(self, updates):
+        """The averaged weights moved after the generator's `updates`-th update (from 1), assigned
+        in place: in the uncompiled step, and inside TensorFlow's and PyTorch's compiled one."""
         decay = self.decay_at(updates)
         for average, weight in self.pairs():
-            average.assign(average * decay + weight * (1 - decay))
+            average.assign(blend(average, weight, decay))
+
+    def update(self, updates):
+        """After the generator's `updates`-th update (the step's uncompiled path)."""
+        self.follow(updates)
         self.ready = False
 
     def for_sampling(self):

@@ -1,21 +1,20 @@
 """checkpoint.npz and --resume, and stopping cleanly on Ctrl-C or SIGTERM: the step in hand is
 finished, a checkpoint written, and the run ends naming it."""
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import json
 import shutil
 import time
-import zipfile
-import zlib
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from ganlib import files
-from ganlib.cli import STOP, Interrupted
-from ganlib.files import UserError, arrays_digest, atomic_write, one_line
-from ganlib.helpers import freeze_discriminator, unfreeze_discriminator
+from ganlib import atomic_files
+from ganlib.cli import Interrupted
+from ganlib.atomic_files import UserError, arrays_digest, atomic_write
+from ganlib.readback import checkpoint_arrays
+from ganlib.tutorial import freeze_discriminator, unfreeze_discriminator
 
 # Checkpoints written before these settings took their constants' names still resume.
 RENAMED_SETTINGS = {"batch_size": "n_batch", "batchnorm": "batchnorm_in_composite"}
@@ -35,13 +34,12 @@ class Checkpoint:
         self.discriminators = list(discriminators)
         self.optimizers = [m.optimizer for m in self.discriminators] + [gan_model.optimizer]
         self.epoch, self.step, self.seconds_before = 0, 0, 0.0
-        if files.WRITER:
+        if atomic_files.writes_here():
             check_disk(out_dir, models)
         if resume:
             self._build_optimizers(gan_model, batchnorm)
             self._restore()
         self.started = time.time()
-        STOP.update(training=True, requested=False)
 
     def _build_optimizers(self, gan_model, batchnorm):
         """With the trainable weights each model trains in the loop, so their state lines up."""
@@ -59,18 +57,25 @@ class Checkpoint:
     def _restore(self):
         if not self.path.is_file():
             raise UserError(f"nothing to resume: no checkpoint in {self.path.parent}")
-        try:
-            with np.load(self.path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"]))
-                values = [f[f"v{k}"] for k in range(meta["n_variables"])]
-                rng = [f[f"rng{k}"] for k in range(5)]
-                rows = f["losses"]
-        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-            raise UserError(f"{self.path} is corrupt or truncated ({one_line(error)})")
+        variables = self._variables()
+        meta, values, rng, rows = checkpoint_arrays(self.path, [tuple(v.shape) for v in variables],
+                                                    len(self.log.names), self._check_settings)
         if "digest" in meta and meta["digest"] != arrays_digest([*values, *rng, rows]):
             raise UserError(f"{self.path} is damaged: its contents are not the ones saved (their checksum differs)")
         if "digest" not in meta:
             print(f"note: {self.path} carries no checksum (saved by an older version), so it is not checked")
+        learning_rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in self.optimizers]
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        for optimizer, rate in zip(self.optimizers, learning_rates):  # an edited LEARNING_RATE takes effect
+            optimizer.learning_rate = rate
+        np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
+        self.log.rows = [[int(r[0]), int(r[1]), *map(float, r[2:])] for r in rows]
+        self.epoch, self.step, self.seconds_before = meta["epoch"], meta["step"], meta.get("seconds", 0.0)
+        print(f"resuming from {self.path}: epoch {self.epoch + 1}, step {self.step + 1}")
+
+    def _check_settings(self, meta):
+        """The checkpoint's script and settings against this run's, before its arrays are read."""
         recorded = meta.get("constants", {})
         if any(old in meta["settings"] for old in RENAMED_SETTINGS):
             for old, new in RENAMED_SETTINGS.items():
@@ -91,18 +96,6 @@ class Checkpoint:
                   if name in recorded and recorded[name] != value]
         if edited:
             print(f"resuming with settings edited since the checkpoint: {', '.join(edited)}")
-        variables = self._variables()
-        if len(values) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, values)):
-            raise UserError(f"{self.path} does not match these models; delete it to start afresh")
-        learning_rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in self.optimizers]
-        for variable, value in zip(variables, values):
-            variable.assign(value)
-        for optimizer, rate in zip(self.optimizers, learning_rates):  # an edited LEARNING_RATE takes effect
-            optimizer.learning_rate = rate
-        np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
-        self.log.rows = [[int(r[0]), int(r[1]), *map(float, r[2:])] for r in rows]
-        self.epoch, self.step, self.seconds_before = meta["epoch"], meta["step"], meta.get("seconds", 0.0)
-        print(f"resuming from {self.path}: epoch {self.epoch + 1}, step {self.step + 1}")
 
     def save(self, epoch, step):
         """The state from which training goes on at `step` (from 0) of `epoch` (from 0)."""
@@ -121,19 +114,15 @@ class Checkpoint:
     def first_step(self, epoch):
         return self.step if epoch == self.epoch else 0
 
-    def step_done(self, epoch, step):
-        """After each step: on a stop request, a checkpoint and then Interrupted."""
-        if STOP["requested"]:
-            self.save(epoch, step + 1)
-            STOP.update(training=False, requested=False)
-            raise Interrupted(f"interrupted at epoch {epoch + 1}, step {step + 1}: checkpoint written to "
-                              f"{self.path}; go on with --resume")
+    def stop_after(self, epoch, step, code=130):
+        """On a stop request, after the step: a checkpoint, then Interrupted (exit status `code`)."""
+        self.save(epoch, step + 1)
+        raise Interrupted(f"interrupted at epoch {epoch + 1}, step {step + 1}: checkpoint written to "
+                          f"{self.path}; go on with --resume", code)
 
     def epoch_done(self, epoch, n_epochs, every):
         if (epoch + 1) % every == 0 or epoch + 1 == n_epochs:
             self.save(epoch + 1, 0)
-        if epoch + 1 == n_epochs:
-            STOP["training"] = False
 
 
 def check_disk(out_dir, models):

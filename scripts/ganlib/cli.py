@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganlib.files import UserError, one_line
+from ganlib.atomic_files import UserError, one_line, several_processes
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -40,32 +40,38 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 class Interrupted(Exception):
-    """Ctrl-C or SIGTERM stopped training after a checkpoint was written."""
+    """Ctrl-C (exit status 130) or SIGTERM (143) stopped training after a checkpoint was written."""
+
+    def __init__(self, message, code=130):
+        super().__init__(message)
+        self.code = code
 
 
-STOP = {"training": False, "requested": False}  # set by the checkpoint while a loop trains
-FAILURE_HANDLERS = []  # called with the one line when a run fails: the run marks run.json "failed"
-BATCH_FLAG = {"value": None}  # the run's --batch-size, named when a step runs out of memory
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping at once as Ctrl-C does, with its own exit status (143)."""
 
 
-def _request_stop(signum, frame):
-    """While a loop trains, Ctrl-C or SIGTERM asks it to stop after the current step; otherwise,
-    or when asked twice, it stops at once (every file is written atomically)."""
-    if STOP["training"] and not STOP["requested"]:
-        STOP["requested"] = True
-        print("\nstopping after this step, to write a checkpoint (again to stop at once)", file=sys.stderr)
-        return
-    raise KeyboardInterrupt
+def stopping_now(signum):
+    """The exception that stops the program at once on signal `signum`."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def exit_status(signum):
+    return 143 if signum == signal.SIGTERM else 130
+
+
+def _stop_now(signum, frame):
+    """Ctrl-C and SIGTERM outside a training loop (which asks to stop after its step: run.py)."""
+    raise stopping_now(signum)
 
 
 @contextlib.contextmanager
 def stop_requests_handled():
-    """Ctrl-C and SIGTERM go through `_request_stop` while the block runs."""
-    handlers = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """SIGTERM stops the program as Ctrl-C does while the block runs."""
+    handlers = {sig: signal.signal(sig, _stop_now) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        STOP.update(training=False, requested=False)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
@@ -179,18 +185,23 @@ def out_of_memory(error):
         mark in text for mark in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory", "OOM "))
 
 
-def out_of_memory_line(error):
-    batch = BATCH_FLAG["value"]
+def out_of_memory_line(error, batch=None):
+    """The line for a step out of memory; `batch`: the run's --batch-size, when a run is training."""
     advice = (f" at --batch-size {batch}: try --batch-size {max(1, batch // 2)}" if batch and batch > 1
               else ": try a smaller --batch-size, or fewer --eval-samples")
     return f"out of memory ({type(error).__name__}){advice}"
 
 
-def fail(line):
-    """One line on stderr, and the run (when one started) told it failed."""
-    print(f"error: {line}", file=sys.stderr)
-    for handler in FAILURE_HANDLERS:
-        handler(line)
+def failure_line(error, batch=None):
+    """The one line a failure is told in, on the terminal and in run.json."""
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or one_line(error)}"
+    if out_of_memory(error):
+        return out_of_memory_line(error, batch)
+    return f"{type(error).__name__}: {one_line(error)[:300]}"
 
 
 def run_main(main, argv=None):
@@ -201,56 +212,27 @@ def run_main(main, argv=None):
     try:
         with stop_requests_handled():
             main(argv)
-    except UserError as error:
-        fail(str(error))
-        exit_refused()
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        fail(f"{where}{error.strerror or one_line(error)}")
+    except (UserError, OSError) as error:
+        print(f"error: {failure_line(error)}", file=sys.stderr)
         exit_refused()
     except (Interrupted, KeyboardInterrupt) as stop:
         print(flush=True)  # ends the progress bar's line, so the message starts a line of its own
-        print(stop if isinstance(stop, Interrupted) else f"interrupted after {time.time() - started:.0f} s",
+        print(stop if isinstance(stop, Interrupted) else
+              f"{'terminated' if isinstance(stop, Terminated) else 'interrupted'} after {time.time() - started:.0f} s",
               file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stop.code if isinstance(stop, Interrupted) else 143 if isinstance(stop, Terminated) else 130)
     except Exception as error:
-        stop_if_a_process_was_lost()
-        if out_of_memory(error):
-            fail(out_of_memory_line(error))
-            exit_refused()
-        for handler in FAILURE_HANDLERS:
-            handler(f"{type(error).__name__}: {one_line(error)[:300]}")
-        raise
-
-
-def several_processes():
-    devices = sys.modules.get("ganlib.devices")  # loaded by every training script; this module loads no Keras
-    return devices is not None and devices.processes()[1] > 1
+        if not out_of_memory(error):
+            raise
+        print(f"error: {failure_line(error)}", file=sys.stderr)
+        exit_refused()
 
 
 def exit_refused():
     """Exit status 2. In a run of several processes, at once: JAX's shutdown waits for every
-    process, and the others may go on until they find this one gone (stop_if_a_process_was_lost)."""
+    process, and the others may go on until they find this one gone (run.py)."""
     if several_processes():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(2)
     sys.exit(2)
-
-
-def stop_if_a_process_was_lost():
-    """In a run of several processes, a step that failed because another process is gone (killed,
-    out of memory, its machine down): one line naming it, and exit status 3 at once. The last
-    checkpoint in the output folder stays as it was; JAX's shutdown would wait for the lost one."""
-    if not several_processes():
-        return
-    devices = sys.modules["ganlib.devices"]
-    lost = devices.lost_processes()
-    if not lost:
-        return
-    index, n_processes = devices.processes()
-    names = ("process " if len(lost) == 1 else "processes ") + ", ".join(map(str, lost))
-    print(f"\nerror: {names} of {n_processes} stopped (no answer); process {index} stops too. "
-          f"The last checkpoint is kept: start every process again with --resume", file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    os._exit(3)

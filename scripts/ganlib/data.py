@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ganlib.files import REPO_DIR, UserError, load_npz, one_line, save_npz
+from ganlib.atomic_files import REPO_DIR, UserError, load_npz, one_line, save_npz
 
 LOCAL_DATA_DIR = REPO_DIR / "data"
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
@@ -155,7 +155,7 @@ DATASETS = {
 
 
 def _keras():
-    import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+    import ganlib.start  # noqa: F401  first: the backend started before Keras loads
     import keras
     return keras
 

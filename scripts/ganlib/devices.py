@@ -10,13 +10,13 @@ sampling run outside it, on whole batches of any size (`splitting_batches`). Ten
 refused above one device. Under mixed precision each model's last layer computes in float32
 (`dtype="float32"` in the scripts), and `compile()` wraps both optimizers in loss scaling.
 
-Several processes (JAX; joined in backend.py): `DataParallel` spans every process's devices.
+Several processes (JAX; joined in start.py): `DataParallel` spans every process's devices.
 Every process draws the same whole batch (one seed, one random state) and feeds train_on_batch
-its own share of the rows (`feed_own_rows`), from which Keras assembles the global batch: P
+its own share of the rows (step.py), from which Keras assembles the global batch: P
 processes of D devices compute what one process of P x D devices computes. They agree on the
 settings at the start (`agree_on_settings`) and on Ctrl-C after every step (`any_process`).
 """
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import contextlib
 import json
@@ -25,7 +25,7 @@ import time
 import keras
 import numpy as np
 
-from ganlib.files import UserError
+from ganlib.atomic_files import UserError
 
 ROLL_CALL_SECONDS = 20  # after a failed step, how long the processes still running wait for each other
 NOT_COMPARED = {"data_dir", "judge_dir"}  # settings that may differ between processes: where each finds files
@@ -89,29 +89,6 @@ def use_devices(requested, batch_size, split=2, flag="--batch-size"):
                         f"takes {half}, so use a multiple of {split * count}")
     devices = keras.distribution.list_devices()[:count]
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-
-
-def own_rows(batch, index, n_processes):
-    """This process's share of every array in `batch` (an array, a list of them, or None)."""
-    return keras.tree.map_structure(
-        lambda rows: rows[len(rows) * index // n_processes:len(rows) * (index + 1) // n_processes], batch,
-        none_is_leaf=False)
-
-
-def feed_own_rows(models):
-    """In a run of several processes, each model's train_on_batch takes the whole batch, as the
-    training loops draw it, and passes on this process's rows."""
-    index, n_processes = processes()
-    if n_processes == 1:
-        return
-    for model in models:
-        if getattr(model.train_on_batch, "feeds_own_rows", False):  # a model trained by an earlier Run
-            continue
-
-        def train_on_own_rows(x, y=None, sample_weight=None, *args, _train=model.train_on_batch, **kwargs):
-            return _train(*own_rows([x, y, sample_weight], index, n_processes), *args, **kwargs)
-        train_on_own_rows.feeds_own_rows = True
-        model.train_on_batch = train_on_own_rows
 
 
 def gathered_texts(text):

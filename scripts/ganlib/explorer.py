@@ -7,7 +7,6 @@ latent points and a slider between two sets of them, with a class picker when th
 class; "codes" InfoGAN's categorical value and a slider for each continuous code; "pairs"
 Pix2Pix's translation of a validation pair or of an uploaded tile, beside the truth.
 """
-import csv
 import io
 import json
 import re
@@ -19,8 +18,10 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ganlib import kinds as gk
-from ganlib.files import UserError
+from ganlib import inputs as gi, kinds as gk
+from ganlib.drawing import PAIR_SIZE
+from ganlib import readback
+from ganlib.atomic_files import UserError
 from ganlib.images import tile
 from ganlib.saved import read_generator_info
 
@@ -57,15 +58,8 @@ def snapshots(path):
 
 def run_figures(folder):
     """{epoch: {figure: value}} from a run folder's metrics.csv, or {} without one."""
-    path = Path(folder) / "metrics.csv"
-    if not path.is_file():
-        return {}
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        return {str(int(float(row["epoch"]))): {k: v for k, v in row.items() if k != "epoch" and v} for row in rows}
-    except (OSError, ValueError, KeyError, csv.Error):
-        return {}
+    rows = readback.metrics_rows(Path(folder) / "metrics.csv")
+    return {str(int(float(row["epoch"]))): {k: v for k, v in row.items() if k != "epoch" and v} for row in rows}
 
 
 def as_png(images, n_cols):
@@ -117,7 +111,7 @@ class Explorer:
         if label not in self.files:
             raise BadRequest(f"no snapshot {label!r}; this one has {', '.join(self.files)}")
         if label not in self.models:
-            from ganlib import helpers as gu  # Keras: when the first image is drawn
+            from ganlib import tutorial as gu  # Keras: when the first image is drawn
             g_model, _ = gu.load_generator(self.files[label])
             self.models[label] = gu.in_training_mode(g_model) if self.kind.in_training_mode else g_model
         return self.models[label]
@@ -144,7 +138,7 @@ class Explorer:
         one class where the generator takes one."""
         seed = number(query, "seed", int, 0, MAX_SEED - 1, 0)
         t = number(query, "t", float, 0.0, 1.0, 0.0)
-        start, end = (gk.latent_points(self.info, GRID, np.random.default_rng(s)) for s in (seed, seed + 1))
+        start, end = (gi.latent_points(self.info, GRID, np.random.default_rng(s)) for s in (seed, seed + 1))
         points = ((1 - t) * start + t * end).astype("float32")
         if self.info.get("n_classes"):
             label_value = number(query, "class", int, 0, self.info["n_classes"] - 1, 0)
@@ -156,8 +150,8 @@ class Explorer:
         seed = number(query, "seed", int, 0, MAX_SEED - 1, 0)
         code = number(query, "code", int, 0, self.info["n_cat"] - 1, 0)
         cont = [number(query, f"c{k}", float, -CODE_RANGE, CODE_RANGE, 0.0) for k in range(self.info["n_cont"])]
-        noise = gk.latent_points(self.info, GRID, np.random.default_rng(seed))
-        inputs = gk.infogan_input(noise, np.full(GRID, code), self.info["n_cat"], np.tile(cont, (GRID, 1)))
+        noise = gi.latent_points(self.info, GRID, np.random.default_rng(seed))
+        inputs = gi.infogan_input(noise, np.full(GRID, code), self.info["n_cat"], np.tile(cont, (GRID, 1)))
         return as_png(self.predict(label, inputs), 4)
 
     def translate(self, label, body):
@@ -166,7 +160,7 @@ class Explorer:
             with Image.open(io.BytesIO(body)) as image:
                 image.verify()
             with Image.open(io.BytesIO(body)) as image:
-                pixels = np.asarray(image.convert("RGB").resize(gk.PAIR_SIZE, Image.BILINEAR), "float32") / 127.5 - 1
+                pixels = np.asarray(image.convert("RGB").resize(PAIR_SIZE, Image.BILINEAR), "float32") / 127.5 - 1
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
             raise BadRequest("the upload is not an image Pillow can read (PNG or JPEG)")
         return as_png(np.stack([pixels, self.predict(label, pixels[None])[0]]), 2)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
-from ganlib.files import UserError, atomic_write, image_format  # noqa: E402
+from ganlib.atomic_files import UserError, atomic_write, image_format  # noqa: E402
 
 GRID_DPI = 100
 

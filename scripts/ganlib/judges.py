@@ -1,11 +1,11 @@
 """Judges: a small classifier CNN per dataset. Its penultimate layer (128 units) is the feature
-space of FID and KID (metrics.py); its classes tell which class or digit a generated image
+space of FID and KID (metrics_log.py); its classes tell which class or digit a generated image
 shows. Fashion-MNIST's and MNIST's ship with the project in judges/ (made by train_judges.py,
 checked against the SHA-256 in judges/judges.json whenever loaded), so every machine measures
 with the same yardstick. Any other dataset's judge is trained on its real training split on first
 use and cached under Keras' home (KERAS_HOME or ~/.keras) in judges/, keyed by a checksum of the
 images it learnt from."""
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import contextlib
 import hashlib
@@ -21,8 +21,8 @@ import numpy as np
 from keras import layers
 
 from ganlib import data as gd
-from ganlib import helpers as gu
-from ganlib.files import REPO_DIR, UserError, write_text
+from ganlib import tutorial as gu
+from ganlib.atomic_files import REPO_DIR, UserError, write_text
 
 try:
     import fcntl  # POSIX: a lock that two runs training the same judge wait on

@@ -1,7 +1,7 @@
-"""What each kind of generator is, in one place: the inputs it takes (InfoGAN's built here once),
-the figures that measure it and the one that picks its best snapshot, what it is measured on,
-the sample.py modes it takes and how each builds its inputs, its progress frames, and the models
-saved beside it (InfoGAN's Q). sample.py, evaluate.py, the metrics, the run and the report read
+"""What each kind of generator is, in one place: the inputs it takes (inputs.py), the figures
+that measure it and the one that picks its best snapshot, what it is measured on, the sample.py
+modes it takes and how each draws (drawing.py), its progress frames, and the models saved
+beside it (InfoGAN's Q). sample.py, evaluate.py, the metrics, the run and the report read
 this table; none of them imports a training script, and none asks which kind it holds.
 
 Adding a GAN: its script saves its generator with `kind=` one of these, or a new entry here.
@@ -9,71 +9,17 @@ Adding a GAN: its script saves its generator with `kind=` one of these, or a new
 NumPy and SciPy only, so that tools that read results (report.py) load neither Keras nor TensorFlow.
 """
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ganlib import measures
-from ganlib.cli import count
-from ganlib.files import UserError
+from ganlib.atomic_files import UserError
+from ganlib.drawing import draw_conditional, draw_infogan, draw_unconditional, sample_latent, translate
+from ganlib.inputs import conditional_inputs, infogan_inputs, unconditional_inputs
 
-SWEEP = np.linspace(-2, 2, 10)  # an InfoGAN continuous code's values along a sweep grid's rows
 PROGRESS_IMAGES = 64  # images in a progress frame of a latent-vector generator
 PROGRESS_PAIRS = 3  # Pix2Pix's progress frames: source, translation and target of this many pairs
-PAIR_SIZE = (256, 256)  # Pix2Pix's images, width x height
-
-
-# ---------------------------------------------------------------------------------------
-# Inputs.
-# ---------------------------------------------------------------------------------------
-
-def noise(prior, shape, rng=np.random):
-    """Latent noise: "normal", N(0, 1), or "uniform" in [-1, 1] (InfoGAN's reference code)."""
-    if prior == "uniform":
-        return rng.uniform(-1, 1, shape).astype("float32")
-    return rng.standard_normal(shape).astype("float32")
-
-
-def latent_points(info, n, rng):
-    return noise(info.get("noise", "normal"), (n, info["latent_dim"]), rng)
-
-
-def infogan_input(noise_values, codes, n_cat, cont_codes):
-    """InfoGAN's generator input, the one place it is built: noise, the categorical code's values
-    one-hot, and the continuous codes."""
-    return np.hstack((noise_values, np.eye(n_cat, dtype="float32")[codes], cont_codes)).astype("float32")
-
-
-def unconditional_inputs(info, n, rng):
-    return latent_points(info, n, rng), np.zeros(n, "int64")
-
-
-def conditional_inputs(info, n, rng):
-    """Latent points and labels 0, 1, ..., n_classes - 1, 0, 1, ...: every class as often."""
-    asked = np.arange(n) % info["n_classes"]
-    return [latent_points(info, n, rng), asked], asked
-
-
-def infogan_inputs(info, n, rng):
-    """Noise, the categorical code's values in turn, and continuous codes in [-1, 1]."""
-    asked = np.arange(n) % info["n_cat"]
-    cont = rng.uniform(-1, 1, (n, info["n_cont"])).astype("float32")
-    return infogan_input(latent_points(info, n, rng), asked, info["n_cat"], cont), asked
-
-
-def code_grid_inputs(info, n_cols=10, rng=np.random):
-    """InfoGAN: one row per categorical value, the same n_cols latent points in every row."""
-    n_cat = info["n_cat"]
-    points = np.tile(latent_points(info, n_cols, rng), (n_cat, 1))
-    return infogan_input(points, np.repeat(np.arange(n_cat), n_cols), n_cat, np.zeros((n_cat * n_cols, info["n_cont"])))
-
-
-def sweep_grid_inputs(info, code, rng=np.random):
-    """InfoGAN: one row per categorical value; along each row continuous code `code` goes from -2 to 2."""
-    inputs = code_grid_inputs(info, len(SWEEP), rng)
-    inputs[:, info["latent_dim"] + info["n_cat"] + code] = np.tile(SWEEP, info["n_cat"])
-    return inputs
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,134 +64,6 @@ def matched_groups(info, asked, predicted, class_names):
     matching that code accuracy uses); a value left unmatched (more values than digits) with none."""
     counts = measures.code_counts(asked, predicted, info["n_cat"], len(class_names))
     return measures.matched_classes(counts)[np.asarray(asked)]
-
-
-# ---------------------------------------------------------------------------------------
-# sample.py: (inputs, grid columns, column titles, title, file name) for the flags given.
-# ---------------------------------------------------------------------------------------
-
-def parse_label(text, info):
-    """A class number or a class name (any case) -> the class number."""
-    names = info["class_names"]
-    by_name = {name.lower(): k for k, name in enumerate(names)}
-    if text.lower() in by_name:
-        return by_name[text.lower()]
-    try:
-        label = int(text)
-    except ValueError:
-        raise UserError(f"unknown class {text!r}; this generator knows {', '.join(names)}")
-    if not 0 <= label < info["n_classes"]:
-        raise UserError(f"label {label} is out of range: this generator has classes 0-{info['n_classes'] - 1}")
-    return label
-
-
-def latent_drawing(args, info, rng):
-    """(latent points, grid columns, title, file name) for a point, an interpolation, or an n x n grid."""
-    n, latent_dim = args.n, info["latent_dim"]
-    if args.point is not None:
-        return np.full((1, latent_dim), args.point, dtype="float32"), 1, f"point {args.point}", "point"
-    if args.interpolate:
-        start, end = latent_points(info, 2, rng)
-        ratios = np.linspace(0, 1, n, dtype="float32")[:, None]
-        return (1 - ratios) * start + ratios * end, n, "interpolation", "interpolate"
-    return latent_points(info, n * n, rng), n, f"{n}x{n} grid", "grid"
-
-
-def draw_unconditional(args, info, rng):
-    points, n_cols, title, name = latent_drawing(args, info, rng)
-    return points, n_cols, None, title, name
-
-
-def draw_conditional(args, info, rng):
-    n, n_classes = args.n, info["n_classes"]
-    if args.per_class:
-        points = latent_points(info, n * n_classes, rng)
-        titles = info["class_names"] if n_classes <= 10 else None
-        return [points, np.tile(np.arange(n_classes), n)], n_classes, titles, "one column per class", "per_class"
-    points, n_cols, title, name = latent_drawing(args, info, rng)
-    label = parse_label(args.label, info) if args.label is not None else None
-    if label is None and args.point is None and not args.interpolate:
-        labels, title = rng.randint(0, n_classes, len(points)), f"{title}, random classes"
-    else:
-        label = rng.randint(n_classes) if label is None else label
-        labels, title = np.full(len(points), label), f"{title}, class {info['class_names'][label]}"
-    return [points, labels], n_cols, None, title, name
-
-
-def draw_infogan(args, info, rng):
-    """One row per code value (default), one code value (--code), or a continuous code's sweep."""
-    n_cat, n_cont = info["n_cat"], info["n_cont"]
-    if args.code is not None and not 0 <= args.code < n_cat:
-        raise UserError(f"code {args.code} is out of range: this generator has codes 0-{n_cat - 1}")
-    if args.sweep is not None:
-        if not 0 <= args.sweep < n_cont:
-            raise UserError(f"no continuous code {args.sweep}: this generator has {n_cont}")
-        return (sweep_grid_inputs(info, args.sweep, rng), len(SWEEP), None,
-                f"continuous code {args.sweep} from -2 to 2, a row per value", "sweep")
-    if args.code is None and args.point is None and not args.interpolate:
-        return code_grid_inputs(info, args.n, rng), args.n, None, "one row per code value", "grid"
-    code = args.code or 0
-    points, n_cols, title, name = latent_drawing(args, info, rng)
-    inputs = infogan_input(points, np.full(len(points), code), n_cat, np.zeros((len(points), n_cont)))
-    return inputs, n_cols, None, f"{title}, code {code}", name
-
-
-def sample_latent(draw):
-    """sample.py for a latent-vector kind: its drawing, through the generator, as one grid."""
-    def sample(args, info, predict, rng, generator_path):
-        from ganlib import files, images  # Matplotlib: only when drawing
-        inputs, n_cols, titles, title, name = draw(args, info, rng)
-        out = Path(args.out) if args.out else Path(generator_path).with_name(f"sample_{name}.png")
-        files.image_format(out)
-        drawn = predict(inputs)
-        images.save_grid(drawn, out, n_cols, col_titles=titles, title=title)
-        print(f"wrote {out} ({count(len(drawn), 'image')}, {title})")
-        return drawn
-    return sample
-
-
-def translate(args, info, predict, rng, generator_path):
-    """sample.py for Pix2Pix: translate one image, every image in a folder, or the source half of a
-    dataset pair, each alone, as trained."""
-    from ganlib import images  # Matplotlib and Pillow: only when drawing
-    if args.image is None:
-        raise UserError("a Pix2Pix generator translates images: give --image FILE or FOLDER")
-    source = Path(args.image)
-    if args.pair:
-        width, height = images.image_size(source) if source.is_file() else (0, 0)
-        if width != 2 * height:
-            raise UserError(f"{source}: --pair needs a dataset pair twice as wide as high "
-                            f"(1200x600 in maps), found {width}x{height}")
-        pixels = images.read_image(source, (2 * PAIR_SIZE[0], PAIR_SIZE[1]))
-        halves = [pixels[:, :PAIR_SIZE[0]], pixels[:, PAIR_SIZE[0]:]]
-        src, tar = halves if info["direction"] == "sat2map" else halves[::-1]
-        generated = predict(src[None])[0]
-        out = Path(args.out) if args.out else Path(generator_path).with_name(f"{source.stem}_pair.png")
-        images.save_grid(np.stack([src, generated, tar]), out, 3, col_titles=["source", "generated", "target"],
-                         title=info["direction"])
-        print(f"wrote {out}")
-        return generated[None]
-    if source.is_dir():
-        paths = sorted(p for p in source.iterdir() if p.is_file())
-        out_dir = Path(args.out) if args.out else Path(generator_path).with_name("translated")
-        results = []
-        for path in paths:
-            try:
-                image = images.read_image(path, PAIR_SIZE)
-            except UserError as error:
-                print(f"warning: skipped {error}")
-                continue
-            results.append(predict(image[None])[0])
-            images.save_image(results[-1], out_dir / f"{path.stem}.png")
-        print(f"wrote {count(len(results), 'translation')} to {out_dir} ({len(paths) - len(results)} skipped)")
-        return np.stack(results) if results else np.zeros((0, *PAIR_SIZE[::-1], 3), "float32")
-    if not source.is_file():
-        raise UserError(f"no such file or folder: {source}")
-    generated = predict(images.read_image(source, PAIR_SIZE)[None])
-    out = Path(args.out) if args.out else Path(generator_path).with_name(f"{source.stem}_{info['direction']}.png")
-    images.save_image(generated[0], out)
-    print(f"wrote {out}")
-    return generated
 
 
 # ---------------------------------------------------------------------------------------
@@ -298,6 +116,8 @@ class Kind:
     translations.
     share: the primary figure is a share, from 0 to 1; chance(info): what a generator that ignores
     its input scores; anchor: (value, words) of a published figure to compare with.
+    info_fields: what a saved model's info must hold to be drawn from; input_shapes(info): its inputs'
+    shapes, batch left out.
     batch_split: 2 where each discriminator update takes half a batch (real, then fakes), 1 where
     it takes a whole one (Pix2Pix: the pairs)."""
     primary: str
@@ -318,6 +138,8 @@ class Kind:
     chance: Callable = None
     anchor: tuple = None
     batch_split: int = 2
+    info_fields: tuple = ("latent_dim",)
+    input_shapes: Callable = lambda info: [(info["latent_dim"],)]
     groups: Callable = None
     best_by: str = None
     view: str = "latent"
@@ -349,22 +171,28 @@ KINDS = {
                  columns=lambda info: info["n_classes"], modes=LATENT_MODES | {"label", "per_class"},
                  sample=sample_latent(draw_conditional), share=True, chance=lambda info: 1 / info["n_classes"],
                  progress_caption="The same inputs drawn at every summary, one class per column.",
-                 groups=asked_groups, best_by="both_axes"),
+                 groups=asked_groups, best_by="both_axes", info_fields=("latent_dim", "n_classes", "class_names"),
+                 input_shapes=lambda info: [(info["latent_dim"],), (1,)]),
     "acgan": Kind("class_agreement", False, inputs=conditional_inputs, figures=agreement_figures,
                   columns=lambda info: info["n_classes"], modes=LATENT_MODES | {"label", "per_class"},
                   sample=sample_latent(draw_conditional), share=True, chance=lambda info: 1 / info["n_classes"],
                   progress_caption="The same inputs drawn at every summary, one class per column.",
-                  groups=asked_groups, best_by="both_axes"),
+                  groups=asked_groups, best_by="both_axes", info_fields=("latent_dim", "n_classes", "class_names"),
+                 input_shapes=lambda info: [(info["latent_dim"],), (1,)]),
     "infogan": Kind("code_accuracy", False, inputs=infogan_inputs, figures=code_figures,
                     columns=lambda info: info["n_cat"], modes=LATENT_MODES | {"code", "sweep"},
                     sample=sample_latent(draw_infogan), companions={"q_model": "infogan_q"}, share=True,
                     chance=lambda info: 1 / info["n_cat"], anchor=(0.95, "the InfoGAN paper: 95%"),
                     progress_caption="The same inputs drawn at every summary, one code value per column.",
-                    groups=matched_groups, best_by="q_information", view="codes"),
+                    groups=matched_groups, best_by="q_information", view="codes",
+                    info_fields=("latent_dim", "n_cat", "n_cont"),
+                    input_shapes=lambda info: [(info["latent_dim"] + info["n_cat"] + info["n_cont"],)]),
     "infogan_q": Kind("q_accuracy", False, measured_on="test images", modes=frozenset(), generator=False,
-                      share=True),
+                      share=True, info_fields=("n_cat", "n_cont", "image_shape"),
+                      input_shapes=lambda info: [tuple(info["image_shape"])]),
     "pix2pix": Kind("l1", True, measured_on="pairs", modes=frozenset({"image", "pair"}), sample=translate,
                     progress=pairs_progress, references=load_pairs, in_training_mode=True, batch_split=1, view="pairs",
+                    info_fields=("direction", "image_shape"), input_shapes=lambda info: [tuple(info["image_shape"])],
                     progress_caption="The first validation pairs at every summary: source, translation and "
                                      "target in rows."),
 }
@@ -374,12 +202,35 @@ MODE_FLAGS = {"label": "--label", "per_class": "--per-class", "code": "--code", 
 
 
 def kind_of(info, path, generator=True):
-    """The Kind of a saved model's info, or one line saying the file holds no generator."""
+    """The Kind of a saved model's info, or one line saying the file holds no generator, or which
+    field its kind needs is missing."""
     kind = KINDS.get(info.get("kind"))
     if kind is None or (generator and not kind.generator):
         article = "an" if str(info.get("kind"))[:1] in "aeiou" else "a"
         raise UserError(f"{path} is {article} {info.get('kind')} model, not a generator")
+    missing = [name for name in kind.info_fields if info.get(name) is None]
+    if missing:
+        raise UserError(f"{path}: its generator info has no field {missing[0]!r}, which a {info['kind']} model needs; "
+                        "it was damaged or edited since it was written")
+    empty = [name for name in ("n_classes", "n_cat") if name in kind.info_fields and info[name] < 1]
+    if empty:
+        raise UserError(f"{path}: field {empty[0]!r} of its generator info is {info[empty[0]]}, and a {info['kind']} "
+                        "model draws at least one class; it was damaged or edited since it was written")
     return kind
+
+
+def check_shapes(info, input_shapes, output_shape, path):
+    """A loaded model's inputs and output (batch left out) against what its info says it is."""
+    kind = KINDS.get(info.get("kind"))
+    if kind is None:
+        return
+    expected = [tuple(shape) for shape in kind.input_shapes(info)]
+    if [tuple(shape) for shape in input_shapes] != expected:
+        raise UserError(f"{path}: the model takes inputs of shape {', '.join(map(str, input_shapes))}, but its info "
+                        f"says {', '.join(map(str, expected))}; it was damaged or edited since it was written")
+    if kind.generator and info.get("image_shape") is not None and tuple(output_shape) != tuple(info["image_shape"]):
+        raise UserError(f"{path}: the model draws images of shape {tuple(output_shape)}, but its info says "
+                        f"{tuple(info['image_shape'])}; it was damaged or edited since it was written")
 
 
 def kinds_taking(mode):

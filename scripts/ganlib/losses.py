@@ -1,7 +1,7 @@
 """Every step's losses: kept on the device while the loop runs, read back at each refresh of the
 progress bar (or every FLUSH_STEPS steps), checked for divergence, and written as losses.csv,
 losses.png and TensorBoard scalars."""
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import time
 from pathlib import Path
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ganlib import cli  # noqa: E402
-from ganlib.files import UserError, atomic_write, write_csv  # noqa: E402
+from ganlib.atomic_files import UserError, atomic_write, write_csv  # noqa: E402
 
 FLUSH_SECONDS = 0.5  # how often the losses are read back from the device: the progress bar's refresh
 FLUSH_STEPS = 100  # or after this many steps, whichever comes first

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import h5py
 
-from ganlib.files import UserError
+from ganlib import readback
+from ganlib.atomic_files import UserError
 
 GENERATOR_INFO_ATTR = "gan_generator_info"
 RUN_INFO = "run.json"
@@ -18,7 +19,7 @@ def write_info(path, info):
 
 
 def read_generator_info(path):
-    """The info `helpers.save_generator` stored, or a UserError saying why the file is not one."""
+    """The info `tutorial.save_generator` stored, or a UserError saying why the file is not one."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no such file: {path}")
@@ -29,7 +30,7 @@ def read_generator_info(path):
         raise UserError(f"{path} is not an .h5 model file")
     if raw is None:
         raise UserError(f"{path} is not a generator saved by these scripts (no generator info inside)")
-    return json.loads(raw)
+    return readback.generator_info(path, readback.parse_json(path, raw, "generator info"), where=GENERATOR_INFO_ATTR)
 
 
 def generator_in(path, quiet=False):
@@ -50,14 +51,4 @@ def recorded_data_dir(generator_path):
     """The --data-dir that the run which saved this generator was given (its run.json, beside the
     generator), so that measuring a run offline finds the data it trained on; None when the run
     recorded none, or the generator stands alone."""
-    run_info = Path(generator_path).with_name(RUN_INFO)
-    if not run_info.is_file():
-        return None
-    try:
-        settings = json.loads(run_info.read_text()).get("settings", {})
-    except (OSError, ValueError, AttributeError):
-        raise UserError(f"{run_info} is damaged (not the JSON a run writes); give --data-dir to measure without it")
-    data_dir = settings.get("--data-dir") if isinstance(settings, dict) else None
-    if data_dir is not None and not isinstance(data_dir, str):
-        raise UserError(f"{run_info}: its '--data-dir' setting is not a folder name; give --data-dir")
-    return data_dir
+    return (readback.run_info(Path(generator_path).with_name(RUN_INFO)).get("settings") or {}).get("--data-dir")

@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from ganlib import cli
-from ganlib.files import REPO_DIR
+from ganlib import cli, run_folder
+from ganlib.atomic_files import REPO_DIR
+from ganlib.readback import MAX_LATENT_DIM
 
-EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (metrics.py)
+EVAL_SAMPLES = 2000  # generated images behind each summary's metrics (metrics_log.py)
 MAX_SAMPLES = 50000  # the most any flag asks for: the usual count for a published FID
-BATCHNORM_CHOICES = ["batch-statistics", "trainable", "frozen"]  # helpers.freeze_discriminator
+BATCHNORM_CHOICES = ["batch-statistics", "trainable", "frozen"]  # tutorial.freeze_discriminator
 PRECISIONS = ["float16", "bfloat16"]  # Keras' mixed_float16 and mixed_bfloat16 policies
 
 TUTORIAL_FLAGS = {"N_EPOCHS": "--epochs", "N_BATCH": "--batch-size"}
@@ -28,7 +29,7 @@ SHARED_CONSTANTS = {
     "CHECKPOINT_EVERY": (cli.positive_int, "epochs between checkpoints (one is also written on Ctrl-C)"),
     "EMA_DECAY": (cli.fraction, "decay of the generator's moving average, which the grids, snapshots and metrics "
                                 "use; 0 turns it off (the tutorial)"),
-    "LATENT_DIM": (cli.positive_int, "size of the generator's latent input"),
+    "LATENT_DIM": (cli.int_up_to(MAX_LATENT_DIM), "size of the generator's latent input"),
     "LEARNING_RATE": (cli.positive_float, "Adam's learning rate"),
     "BETA_1": (cli.fraction, "Adam's first-moment decay"),
     "BATCHNORM_IN_COMPOSITE": (BATCHNORM_CHOICES, "the discriminator's BatchNormalization in the generator's "
@@ -69,6 +70,13 @@ class Settings(SimpleNamespace):
     def flag(self, name):
         """The flag that sets `name`: flag("n_batch") is "--batch-size"."""
         return self._flags.get(name, "--" + name.replace("_", "-"))
+
+    def hold_folder(self, lock):
+        """The output folder's lock (run_folder.claim), held from prepare_run to the run's end."""
+        self._folder_lock = lock
+
+    def release_folder(self):
+        run_folder.release(getattr(self, "_folder_lock", None))
 
 
 def script_constants(script):
@@ -188,7 +196,7 @@ def parse(name, doc, constants, script_types, comments, fixed, argv=None, preset
     settings._flags = dict({action.dest: action.option_strings[0] for action in parser._actions
                             if action.option_strings and action.dest != "help"}, **flags)
     settings._fixed = set(fixed)
-    cli.BATCH_FLAG["value"] = getattr(settings, "n_batch", None)
+    cli.check_folders(data_dir=getattr(settings, "data_dir", None), judge_dir=getattr(settings, "judge_dir", None))
     return settings
 
 
@@ -224,7 +232,8 @@ def prepare_run_name(tree):
     script's own name)."""
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
              and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]
-    return calls[0].args[1] if calls and len(calls[0].args) > 1 else None
+    named = [keyword.value for call in calls[:1] for keyword in call.keywords if keyword.arg == "out_name"]
+    return named[0] if named else None
 
 
 def read_script(path):
@@ -232,8 +241,12 @@ def read_script(path):
     its source without running it, so that its command line can be checked before Keras loads;
     `out_name(settings)` gives the name of its default output folder (its prepare_run call's), or
     None where that name is not plain enough to work out. None when a constant is not plain enough
-    to read so (the check then waits for the script's own parse)."""
+    to read so (the check then waits for the script's own parse), and for a script that is not a
+    training script (it calls no prepare_run)."""
     tree = ast.parse(Path(path).read_text())
+    if not [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "prepare_run"]:
+        return None  # a tool (sample.py, evaluate.py), not a training script
     constants, tables = {}, {}
     for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
@@ -241,8 +254,10 @@ def read_script(path):
             continue
         name = node.targets[0].id
         try:
-            if name in ("FLAG_TYPES", "FIXED_ON_RESUME", "PRESETS"):
+            if name == "FLAG_TYPES":  # flag types are functions (cli.fraction) and ranges: no literal
                 tables[name] = _evaluate(node.value, path, cli=cli, range=range)
+            elif name in ("FIXED_ON_RESUME", "PRESETS"):
+                tables[name] = ast.literal_eval(node.value)
             else:
                 constants[name] = ast.literal_eval(node.value)
         except (ValueError, TypeError, NameError, AttributeError, SyntaxError):

@@ -23,14 +23,14 @@ run (and every call with `--eager`) runs the step function as written, through K
 `train_on_batch`: it builds the optimizers and is the tutorial's loop; tests/test_step.py trains
 both ways from the same weights and batches and compares.
 """
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import contextlib
 
 import keras
 import numpy as np
 
-from ganlib.devices import has_accelerator, own_rows, processes
+from ganlib.average import blend
 
 
 def flatten_metrics(model, logs):
@@ -39,18 +39,27 @@ def flatten_metrics(model, logs):
     return model._flatten_metrics_in_order(logs)
 
 
+def own_rows(batch, index, n_processes):
+    """This process's share of every array in `batch` (an array, a list of them, or None)."""
+    return keras.tree.map_structure(
+        lambda rows: rows[len(rows) * index // n_processes:len(rows) * (index + 1) // n_processes], batch,
+        none_is_leaf=False)
+
+
 @contextlib.contextmanager
-def standing_in(trainers, train, predict):
-    """While the step is traced: each trainer's `train_on_batch` is `train(model, x, y,
-    sample_weight)`, and every model's `predict_on_batch` is `predict(model, x)`. Wrappers set on a
-    trainer (a test's spy, a run of several processes feeding its own rows) are set aside
-    meanwhile: the compiled step feeds its inputs itself."""
+def standing_in(trainers, train, predict=None):
+    """The one door between the script's step and Keras: while the block runs, each trainer's
+    `train_on_batch(x, y, sample_weight)` is `train(model, x, y, sample_weight, original)`, where
+    `original` is what stood there before (Keras' own method, or a test's spy), and, when
+    `predict` is given, every model's `predict_on_batch` is `predict(model, x)`."""
     saved = {id(model): model.__dict__.pop("train_on_batch", None) for model in trainers}
     original_predict = keras.Model.predict_on_batch
     for model in trainers:
-        model.train_on_batch = (lambda x, y=None, sample_weight=None, *args, _model=model, **kwargs:
-                                train(_model, x, y, sample_weight))
-    keras.Model.predict_on_batch = lambda model, x: predict(model, x)
+        original = saved[id(model)] or model.train_on_batch
+        model.train_on_batch = (lambda x, y=None, sample_weight=None, *args, _model=model, _original=original, **kwargs:
+                                train(_model, x, y, sample_weight, _original))
+    if predict is not None:
+        keras.Model.predict_on_batch = lambda model, x: predict(model, x)
     try:
         yield
     finally:
@@ -59,6 +68,14 @@ def standing_in(trainers, train, predict):
             del model.train_on_batch
             if saved[id(model)] is not None:
                 model.train_on_batch = saved[id(model)]
+
+
+def train_step_alone(model, x, y, sample_weight, original=None):
+    """One update through Keras' `train_step`, its metrics reset so the losses are the batch's own
+    (TensorFlow and PyTorch, where the variables are updated in place)."""
+    for metric in model.metrics:
+        metric.reset_state()
+    return flatten_metrics(model, model.train_step((x, y, sample_weight)))
 
 
 def stacked(losses):
@@ -84,16 +101,20 @@ class CompiledStep:
     (average.py) or None. Called with the step's inputs and the update's number (from 1), it
     returns the losses: a vector on the device, or NumPy on the first and every eager call."""
 
-    def __init__(self, body, trainers, models, average=None, eager=False, distribution=None):
+    def __init__(self, body, trainers, models, average=None, eager=False, distribution=None, process=(0, 1),
+                 jit_compile=False):
+        """`process`: (this process's index, the number of processes in the run); `jit_compile`:
+        TensorFlow's XLA, on a GPU."""
         self.body, self.trainers, self.average = body, list(trainers), average
         self.models = list(models) + ([average.model] if average else [])
-        self.eager, self.distribution = eager, distribution
+        self.eager, self.distribution, self.process, self.jit_compile = eager, distribution, process, jit_compile
         self.compiled = None
         self.values = None  # JAX: the variables' values between syncs
 
     def __call__(self, *inputs, updates):
         if self.eager or self.compiled is None:
-            losses = self.body(*inputs)
+            with standing_in(self.trainers, self._own_rows_through_keras):
+                losses = self.body(*inputs)
             if self.average:
                 self.average.update(updates)
             if not self.eager:
@@ -102,6 +123,12 @@ class CompiledStep:
         if self.average:
             self.average.ready = False
         return self.compiled(inputs, updates)
+
+    def _own_rows_through_keras(self, model, x, y, sample_weight, original):
+        """Keras' own train_on_batch (the first call, --eager), given this process's rows: every
+        process draws the whole batch, and Keras assembles the global one from their shares."""
+        x, y, sample_weight = own_rows([x, y, sample_weight], *self.process)
+        return original(x, y) if sample_weight is None else original(x, y, sample_weight)
 
     def sync(self):
         """The Keras variables brought up to date (JAX; elsewhere they are updated in place)."""
@@ -119,46 +146,24 @@ class CompiledStep:
 
     def _eager(self):
         """PyTorch: each update straight to train_step, no conversion of the losses to NumPy."""
-        def train(model, x, y, sample_weight):
-            for metric in model.metrics:
-                metric.reset_state()
-            return flatten_metrics(model, model.train_step((x, y, sample_weight)))
-
-        def predict(model, x):
-            return keras.ops.stop_gradient(model(x, training=False))
-
-        def step(inputs, updates):
-            with standing_in(self.trainers, train, predict):
-                losses = stacked(self.body(*keras.tree.map_structure(keras.ops.convert_to_tensor, inputs)))
-            if self.average:
-                decay = self.average.decay_at(float(updates))
-                for average, weight in self.average.pairs():
-                    average.assign(average * decay + weight * (1 - decay))
-            return losses
-        return step
+        program = self._in_place(lambda model, x: keras.ops.stop_gradient(model(x, training=False)))
+        return lambda inputs, updates: program(np.float32(updates),
+                                               keras.tree.map_structure(keras.ops.convert_to_tensor, inputs))
 
     def _tensorflow(self):
         import tensorflow as tf  # this backend's compiler; model and loop code stay backend-neutral
+        compiled = tf.function(self._in_place(lambda model, x: model(x, training=False)), jit_compile=self.jit_compile)
+        return lambda inputs, updates: compiled(np.float32(updates), inputs)
 
-        def train(model, x, y, sample_weight):
-            for metric in model.metrics:
-                metric.reset_state()
-            return flatten_metrics(model, model.train_step((x, y, sample_weight)))
-
-        def predict(model, x):
-            return model(x, training=False)
-
+    def _in_place(self, predict):
+        """The step where Keras variables are updated in place (TensorFlow, PyTorch)."""
         def program(updates, inputs):
-            with standing_in(self.trainers, train, predict):
+            with standing_in(self.trainers, train_step_alone, predict):
                 losses = stacked(self.body(*inputs))
             if self.average:
-                decay = self.average.decay_at(updates)
-                for average, weight in self.average.pairs():
-                    average.assign(average * decay + weight * (1 - decay))
+                self.average.follow(updates)
             return losses
-
-        compiled = tf.function(program, jit_compile=has_accelerator())
-        return lambda inputs, updates: compiled(np.float32(updates), inputs)
+        return program
 
     def _jax(self):
         import jax  # this backend's compiler; model and loop code stay backend-neutral
@@ -182,7 +187,7 @@ class CompiledStep:
                 for variable, value in zip(group, new):
                     values[position[id(variable)]] = value
 
-            def train(model, x, y, sample_weight):
+            def train(model, x, y, sample_weight, original):
                 state = (gather(model.trainable_variables), gather(model.non_trainable_variables),
                          gather(model.optimizer.variables), metrics_reset[id(model)])
                 logs, (trainable, non_trainable, optimizer, _) = model.train_step(state, (x, y, sample_weight))
@@ -202,8 +207,8 @@ class CompiledStep:
             if self.average:
                 decay = self.average.decay_at(updates)
                 for average, weight in self.average.pairs():
-                    values[position[id(average)]] = (values[position[id(average)]] * decay
-                                                     + values[position[id(weight)]] * (1 - decay))
+                    values[position[id(average)]] = blend(values[position[id(average)]], values[position[id(weight)]],
+                                                          decay)
             return values, losses
 
         compiled = jax.jit(program, donate_argnums=0)
@@ -221,9 +226,8 @@ class CompiledStep:
         if self.distribution is None:
             return inputs
         import jax
-        index, n_processes = processes()
 
         def place(array):
             layout = self.distribution.get_data_layout(array.shape)
-            return jax.make_array_from_process_local_data(layout.backend_layout, own_rows(array, index, n_processes))
+            return jax.make_array_from_process_local_data(layout.backend_layout, own_rows(array, *self.process))
         return keras.tree.map_structure(place, inputs)

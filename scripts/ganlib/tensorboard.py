@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganlib import files
+from ganlib import atomic_files
 
 FOLDER = "tensorboard"
 
@@ -20,10 +20,10 @@ class Events:
     def start(self, settings, step):
         """The writer, after training step `step` (0 for a new run: its checkpoint's for a resumed
         one, whose later events, from a session killed after it, are dropped), and the settings."""
-        if not files.WRITER:
+        if not atomic_files.writes_here():
             return
         from tensorboardX import SummaryWriter
-        folder = files.own_folder(self.out_dir / FOLDER)
+        folder = atomic_files.own_folder(self.out_dir / FOLDER)
         self.writer = SummaryWriter(str(folder), purge_step=step + 1 if step else None)
         table = "| setting | value |\n|---|---|\n" + "\n".join(f"| {flag} | {value} |"
                                                           for flag, value in settings.by_flag().items())

@@ -20,7 +20,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganlib import helpers as gu, kinds as gk, metrics  # noqa: E402
+from ganlib import kinds as gk, metrics_log, tutorial as gu  # noqa: E402
 from ganlib.judges import describe  # noqa: E402
 from ganlib.saved import read_generator_info  # noqa: E402
 
@@ -28,20 +28,20 @@ from ganlib.saved import read_generator_info  # noqa: E402
 def measure(run, samples, data_dir):
     snapshots = sorted(run.glob("generator_e*.h5"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
     info = read_generator_info(snapshots[0])
-    measuring = metrics.load_measuring_data(info["dataset"], None, data_dir)
-    evaluator = metrics.evaluator_for(info, None, data_dir, measuring=measuring)
+    measuring = metrics_log.load_measuring_data(info["dataset"], None, data_dir)
+    evaluator = metrics_log.evaluator_for(info, None, data_dir, measuring=measuring)
     q_evaluator = None
     if gk.KINDS[info["kind"]].companions:
         q_info = dict(info, kind=gk.KINDS[info["kind"]].companions["q_model"])
-        q_evaluator = metrics.evaluator_for(q_info, None, data_dir, measuring=measuring)
+        q_evaluator = metrics_log.evaluator_for(q_info, None, data_dir, measuring=measuring)
     rows = []
     for path in snapshots:
         epoch = int(re.findall(r"\d+", path.stem)[-1])
         model, _ = gu.load_generator(path)
-        row = dict(epoch=epoch, **metrics.figures_of(evaluator(model, samples)))
+        row = dict(epoch=epoch, **metrics_log.figures_of(evaluator(model, samples)))
         q_path = path.with_name(path.name.replace("generator", "q_model"))
         if q_evaluator is not None and q_path.is_file():
-            row.update(metrics.figures_of(q_evaluator(gu.load_generator(q_path)[0])))
+            row.update(metrics_log.figures_of(q_evaluator(gu.load_generator(q_path)[0])))
         print(", ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
         rows.append(row)
     return rows, evaluator.judge_info

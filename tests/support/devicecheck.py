@@ -2,7 +2,7 @@
 device count is fixed when JAX starts):
 
     KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 \\
-        python tests/devicecheck.py DATA_DIR OUT_DIR
+        python tests/support/devicecheck.py DATA_DIR OUT_DIR
 
 prints one JSON line of what it found; tests/test_gan_devices.py asserts on it.
 """
@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts"), str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent)]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cgan_fashion  # noqa: E402
-from ganlib import cli, devices as gan_devices, files as gf  # noqa: E402
+from ganlib import cli, devices as gan_devices, atomic_files as gf  # noqa: E402
 import switchcheck  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Run a training script as a user does, and SIGKILL it in the middle of writing a file:
 
-    KILL_AT=checkpoint.npz:2 python tests/killpoint.py scripts/acgan_fashion.py ARGS...
+    KILL_AT=checkpoint.npz:2 python tests/support/killpoint.py scripts/acgan_fashion.py ARGS...
 
 kills it during its 2nd write of checkpoint.npz, after half the file is on disk, the way the OOM
 killer or a preempted machine would. Every file the scripts write goes through
@@ -12,10 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from ganlib import files as gan_files  # noqa: E402
+from ganlib import atomic_files as gan_files  # noqa: E402
 
 name, count = os.environ["KILL_AT"].rsplit(":", 1)
 writes = {"seen": 0}

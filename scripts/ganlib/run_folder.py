@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 import zipfile
@@ -24,15 +25,14 @@ try:
 except ImportError:  # Windows: no lock; the other refusals still stand
     fcntl = None
 
-from ganlib import files
-from ganlib.files import UserError
+from ganlib import atomic_files
+from ganlib.atomic_files import UserError
 
 RUN_LOCK = ".run.lock"  # in the output folder, held by the run writing there
 EARLIER_PREFIX = "earlier-"  # --fresh moves an earlier run's files into earlier-<date>-<time>/
 MOVING = ".moving"  # in an earlier-* folder while --fresh fills it: a move cut short goes on there
 TRACES = ["checkpoint.npz", "run.json", "losses.csv", "metrics.csv", "generator.h5", "generator_best.h5",
           "generator_e*.h5", "generated_plot_e*.png", "report.html"]  # a run's files, by what they tell first
-_HELD_LOCKS = {}  # this process's output-folder locks by folder, open until it exits
 
 
 def traces(out):
@@ -47,45 +47,95 @@ def named(found, shown=4):
     return ", ".join(found[:shown]) + (f" and {len(found) - shown} more" if len(found) > shown else "")
 
 
-def open_lock(out):
-    """The folder's lock file, opened without following a link and without truncating what is there."""
+def open_lock(out, create=True):
+    """The folder's lock file, opened without following a link and without truncating what is
+    there, and refused unless it is a regular file with one name: a hard link would have the
+    run write its text into another file. None when `create` is false and there is none."""
     path = Path(out) / RUN_LOCK
+    flags = (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644), "r+")
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        if create:
+            raise UserError(f"cannot open {path} (its folder is gone)")
+        return None
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise UserError(f"{path} is a symbolic link; a run's lock is never a link, so nothing was written "
                             "through it: remove it (rm) and start again")
         raise UserError(f"cannot open {path} ({error.strerror})")
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+        os.close(fd)
+        what = "a hard link to another file" if stat.S_ISREG(status.st_mode) else "not a regular file"
+        raise UserError(f"{path} is {what}; a run's lock is a file of its own, so nothing was written to it: "
+                        "remove it (rm) and start again")
+    return os.fdopen(fd, "r+" if create else "r")
+
+
+def held_by(lock):
+    """Who holds the lock open in another process (its text), or None when no one does."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        return lock.read().strip() or "a process that has not said which"
+    return None
+
+
+def check(out, *, resume, fresh, epochs):
+    """Everything `claim` would refuse, found without writing anything: before Keras loads."""
+    out = Path(out)
+    if out.is_dir():
+        lock = open_lock(out, create=False)
+        if lock is not None:
+            with lock:
+                holder = held_by(lock)
+            if holder:
+                raise UserError(f"{out} is in use by another run ({holder}); wait for it to end or choose another --out")
+    check_run_in_folder(out, resume=resume, fresh=fresh, epochs=epochs)
 
 
 def claim(out, *, resume, fresh, epochs):
     """One run per output folder (see the module's docstring); --fresh moves an earlier run aside
-    here, and a --fresh cut short finishes its move into the same earlier-* folder. Claiming a
-    folder this process holds already checks it again (the command line was checked before Keras
-    loaded, and main() checks it once more)."""
+    here, and a --fresh cut short finishes its move into the same earlier-* folder. The lock, an
+    open file, is held until `release` or the process's end."""
     out = Path(out)
-    lock = _HELD_LOCKS.get(out.resolve())
-    if lock is None:
-        lock = open_lock(out)
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = lock.read().strip() or "a process that has not said which"
-                lock.close()
-                raise UserError(f"{out} is in use by another run ({holder}); wait for it to end or choose another --out")
-        _HELD_LOCKS[out.resolve()] = lock
-    check_run_in_folder(out, resume=resume, fresh=fresh, epochs=epochs)
-    if fresh:
-        moved = move_earlier_run(out)
-        if moved:
-            print(f"--fresh: the earlier run's files are in {moved}")
+    lock = open_lock(out)
+    holder = held_by(lock)
+    if holder:
+        lock.close()
+        raise UserError(f"{out} is in use by another run ({holder}); wait for it to end or choose another --out")
+    try:
+        check_run_in_folder(out, resume=resume, fresh=fresh, epochs=epochs)
+        if fresh:
+            moved = move_earlier_run(out)
+            if moved:
+                print(f"--fresh: the earlier run's files are in {moved}")
+    except BaseException:
+        lock.close()
+        raise
     lock.seek(0)
     lock.truncate()
     lock.write(f"process {os.getpid()}: {shlex.join(['python', *sys.argv])}, "
                f"started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     lock.flush()
+    return lock
+
+
+def release(lock):
+    """The run's lock given up at its end, its text gone, so that it does not read as in use."""
+    if lock is None or lock.closed:
+        return
+    try:
+        lock.seek(0)
+        lock.truncate()
+    except OSError:
+        pass
+    finally:
+        lock.close()
 
 
 def check_run_in_folder(out, *, resume, fresh, epochs):
@@ -127,9 +177,10 @@ def saved_epoch(checkpoint):
     """The epochs a checkpoint has finished, or None when it cannot be read (restoring it says why)."""
     try:
         with np.load(checkpoint, allow_pickle=False) as f:
-            return json.loads(str(f["meta"]))["epoch"]
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
+            epoch = json.loads(str(f["meta"]))["epoch"]
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error):
         return None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
 
 
 def run_state(out):
@@ -141,15 +192,24 @@ def run_state(out):
 
 
 def interrupted_move(out):
-    """The earlier-* folder a --fresh was moving files into when it stopped, or None."""
-    return next((p for p in sorted(Path(out).glob(f"{EARLIER_PREFIX}*")) if (p / MOVING).exists()), None)
+    """The earlier-* folder a --fresh was moving files into when it stopped, or None. Only a real
+    folder counts: a link named earlier-* is an entry like any other, moved as a link."""
+    return next((p for p in sorted(Path(out).glob(f"{EARLIER_PREFIX}*"))
+                 if p.is_dir() and not p.is_symlink() and (p / MOVING).is_file() and not (p / MOVING).is_symlink()),
+                None)
 
 
 def move_earlier_run(out):
     """Every file and folder of an earlier run in `out` into out/earlier-<date>-<time>/ (or into the
-    folder of a move cut short), or None when there was nothing to move."""
+    folder of a move cut short), or None when there was nothing to move. A mount point in the way
+    is refused before anything moves: it cannot be renamed."""
     out = Path(out)
-    entries = [p for p in out.iterdir() if p.name != RUN_LOCK and not p.name.startswith(EARLIER_PREFIX)]
+    entries = [p for p in out.iterdir() if p.name != RUN_LOCK and not (p.name.startswith(EARLIER_PREFIX)
+                                                                       and p.is_dir() and not p.is_symlink())]
+    mounted = [p for p in entries if not p.is_symlink() and os.path.ismount(p)]
+    if mounted:
+        raise UserError(f"--fresh: {mounted[0]} is a mount point, which cannot be moved aside; unmount it, or "
+                        "choose another --out (nothing was moved)")
     earlier = interrupted_move(out)
     if earlier is None:
         if not entries:
@@ -157,12 +217,15 @@ def move_earlier_run(out):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         earlier = out / f"{EARLIER_PREFIX}{stamp}"
         for k in range(1, 1000):
-            if not earlier.exists():
+            if not os.path.lexists(earlier):
                 break
             earlier = out / f"{EARLIER_PREFIX}{stamp}-{k}"
         earlier.mkdir()
         (earlier / MOVING).touch()
     for entry in entries:
+        if os.path.lexists(earlier / entry.name):
+            raise UserError(f"--fresh: {earlier / entry.name} is already there; move {entry} aside by hand, then "
+                            "add --fresh again")
         entry.rename(earlier / entry.name)
     (earlier / MOVING).unlink()
     return earlier
@@ -170,14 +233,16 @@ def move_earlier_run(out):
 
 def prepare(out, *, resume, fresh, epochs):
     """An output folder that can be written and is this run's: made when missing, a file in its
-    way refused, and claimed (process 0's, in a run of several; the others only check it)."""
+    way refused, and claimed (process 0's, in a run of several; the others only check it). The
+    lock, or None where this process does not write."""
     out = Path(out)
-    if not files.WRITER:
+    if not atomic_files.writes_here():
         check_run_in_folder(out, resume=resume, fresh=fresh, epochs=epochs)
-        return out
+        return None
     blocking = next((folder for folder in [out, *out.parents] if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise UserError(f"cannot write to the output folder {out}: {blocking} is a file, not a folder")
+    check(out, resume=resume, fresh=fresh, epochs=epochs)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -185,5 +250,4 @@ def prepare(out, *, resume, fresh, epochs):
         probe.unlink()
     except OSError as error:
         raise UserError(f"cannot write to the output folder {out} ({error.strerror})")
-    claim(out, resume=resume, fresh=fresh, epochs=epochs)
-    return out
+    return claim(out, resume=resume, fresh=fresh, epochs=epochs)

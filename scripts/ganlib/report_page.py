@@ -6,7 +6,6 @@ The page needs no server and nothing from the network: the curves are inline SVG
 relative links to the PNGs beside it, and a few lines of script only turn the grid slider. Every
 string that reaches the page, a file name or a setting as much as a message, goes through `esc`.
 """
-import csv
 import html
 import json
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganlib.files import atomic_write, write_text
+from ganlib import readback
+from ganlib.atomic_files import atomic_write, write_text
 from ganlib.kinds import kind_of_run, primary_figures
 from ganlib.saved import RUN_INFO
 
@@ -38,22 +38,12 @@ def script_json(value):
 
 
 def read_run_info(out_dir):
-    try:
-        return json.loads((Path(out_dir) / RUN_INFO).read_text())
-    except (OSError, ValueError):
-        return {}
+    """run.json's fields, checked (readback.py); {} when there is none."""
+    return readback.run_info(Path(out_dir) / RUN_INFO)
 
 
 def update_run_info(out_dir, **fields):
     write_text(Path(out_dir) / RUN_INFO, json.dumps(dict(read_run_info(out_dir), **fields), indent=1))
-
-
-def read_csv(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
 
 
 def write_progress_gif(out_dir):
@@ -252,7 +242,7 @@ def write_report(out_dir):
     """Rewrite report.html in `out_dir` from what is there now."""
     out_dir = Path(out_dir)
     info = read_run_info(out_dir)
-    losses, metrics = read_csv(out_dir / "losses.csv"), read_csv(out_dir / "metrics.csv")
+    losses, metrics = readback.losses_rows(out_dir / "losses.csv"), readback.metrics_rows(out_dir / "metrics.csv")
     grids = sorted(p.name for p in out_dir.glob("generated_plot_e*.png"))
     plots = sorted(p.name for p in out_dir.glob("*_plot.png") if not p.name.startswith("generated_plot"))
     seconds = float(info.get("seconds", 0))
@@ -304,7 +294,7 @@ img.sample {{ max-height: 560px; }}
 <h2>Losses</h2>{loss_chart(losses)}
 <h2>Quality</h2>{quality_section(metrics, best_name, info)}
 <h2>Architecture</h2>{architecture}
-<p><small>Written {time.strftime("%Y-%m-%d %H:%M:%S")} by scripts/ganlib/report.py; rebuild with
+<p><small>Written {time.strftime("%Y-%m-%d %H:%M:%S")} by scripts/ganlib/report_page.py; rebuild with
 <code>python scripts/report.py {esc(out_dir)}</code>.</small></p>
 </body></html>
 """

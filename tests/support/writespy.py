@@ -1,7 +1,7 @@
 """Runs a script as `python SCRIPT ARGS` would, noting every file and folder it creates, writes,
 renames or removes (Python's audit events) in RECORD_DIR/writes-<KERAS_DISTRIBUTION_PROCESS_ID>.txt:
 
-    python tests/writespy.py RECORD_DIR SCRIPT ARGS...
+    python tests/support/writespy.py RECORD_DIR SCRIPT ARGS...
 
 tests/test_processes.py runs each process of a run through it, to see which ones write.
 """

@@ -109,7 +109,7 @@ def check_short_fashion_run(module, tiny_data, tmp_path):
 def check_jax_run(script, tiny_data, tmp_path, command_line=False):
     """The switch holds on JAX too, and the generator it trains loads and draws here. With
     `command_line`, also a run of the script as a user types it, measuring included."""
-    check = run_script(["tests/switchcheck.py", script, tiny_data, tmp_path], backend="jax")
+    check = run_script(["tests/support/switchcheck.py", script, tiny_data, tmp_path], backend="jax")
     assert check.returncode == 0 and "switch ok on jax" in check.stdout, check.stderr[-2000:]
     out = tmp_path / "run"
     if command_line:

@@ -16,9 +16,19 @@ import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 PARTIAL_PREFIX = ".partial-"  # atomic_write's temporary files
-WRITER = True  # False in every process of a run but process 0 (backend.join_processes)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def several_processes():
+    """Whether this is one of a run's several processes (joined by start.py from Keras'
+    KERAS_DISTRIBUTION_* variables)."""
+    return os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1") not in ("", "1")
+
+
+def writes_here():
+    """Whether this process writes the run's files: in a run of several processes, only process 0."""
+    return not several_processes() or os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "0") == "0"
 
 
 class UserError(Exception):
@@ -44,7 +54,7 @@ def atomic_write(path, write):
     refused. A symbolic link at `path` is replaced by the new file; what it pointed to is left as it
     was. A file that cannot be written is a UserError naming `path`, never the temporary file.
     In a run of several processes only process 0 writes: elsewhere this does nothing."""
-    if not WRITER:
+    if not writes_here():
         return
     path = Path(path)
     if path.exists() and not path.is_file() and not path.is_symlink():
@@ -98,7 +108,7 @@ def own_folder(path):
     found there is replaced by a real folder, as atomic_write replaces a link at a file's place:
     what it pointed to is left as it was, and nothing is written through it."""
     path = Path(path)
-    if not WRITER:
+    if not writes_here():
         return path
     if path.is_symlink():
         path.unlink()
@@ -111,7 +121,7 @@ def own_folder(path):
 def remove_partial_files(folder):
     """Temporary files that a run killed outright (SIGKILL, out of memory) left half-written, in
     the folder and every folder in it (progress/)."""
-    if not WRITER:
+    if not writes_here():
         return
     for partial in Path(folder).rglob(f"{PARTIAL_PREFIX}*"):
         partial.unlink(missing_ok=True)
@@ -160,5 +170,10 @@ def write_epoch_row(path, header, row):
     rows = []
     if Path(path).is_file():
         with open(path, newline="") as f:
-            rows = [r for r in list(csv.reader(f))[1:] if r and float(r[0]) < float(row[0])]
+            earlier = [r for r in list(csv.reader(f))[1:] if r]
+        try:
+            rows = [r for r in earlier if float(r[0]) < float(row[0])]
+        except ValueError:
+            raise UserError(f"{path}: field 'epoch' holds something other than a number; it was damaged or edited "
+                            "since it was written")
     write_csv(path, header, rows + [row])

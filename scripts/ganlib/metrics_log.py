@@ -7,18 +7,17 @@ FID and KID here are the usual measures, but in the features of a network that k
 images, so the figures are comparable between runs of these scripts, not with papers'
 Inception figures.
 """
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ganlib import data as gd
-from ganlib import measures
-from ganlib.files import copy_file, write_csv
-from ganlib.helpers import in_training_mode, numpy_random_state_kept
+from ganlib import measures, readback
+from ganlib.atomic_files import copy_file, write_csv
+from ganlib.tutorial import in_training_mode, numpy_random_state_kept
 from ganlib.judges import describe, features_and_classes, judge_outputs, load_judge
 from ganlib.kinds import KINDS
 
@@ -251,10 +250,7 @@ class QualityLog:
             print(f"measuring with {describe(self.measuring[1])}")
 
     def _read(self):
-        if not self.path.is_file():
-            return []
-        with open(self.path, newline="") as f:
-            return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v} for row in readback.metrics_rows(self.path)]
 
     def beats(self, row, best):
         """Whether a metrics row is better than `best` (None: no row yet) on the figure that chooses

@@ -1,11 +1,11 @@
 """Each training script a few compiled steps on the Keras backend of this process, in one process
-so the backend loads once: `KERAS_BACKEND=torch python tests/backendcheck.py DATA_DIR MAPS_DIR OUT_DIR`.
+so the backend loads once: `KERAS_BACKEND=torch python tests/support/backendcheck.py DATA_DIR MAPS_DIR OUT_DIR`.
 Each run goes to OUT_DIR/SCRIPT; the test reads what they wrote."""
 import importlib
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts"), str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent)]
 
 from conftest import TRAINING_SCRIPTS  # noqa: E402
 from ganlib import cli  # noqa: E402

@@ -1,6 +1,6 @@
 """The tutorials' helpers: latent points, real samples, fakes in training mode, the discriminator's
 freeze and unfreeze, a class grid, and saving and loading a generator with what it is."""
-import ganlib.backend  # noqa: F401  first: it configures TensorFlow before Keras loads it
+import ganlib.start  # noqa: F401  first: the backend started before Keras loads
 
 import contextlib
 import shutil
@@ -9,8 +9,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ganlib.files import UserError, arrays_digest, atomic_write
+from ganlib.atomic_files import UserError, arrays_digest, atomic_write
 from ganlib.images import save_grid
+from ganlib.kinds import KINDS, check_shapes, kind_of
 from ganlib.saved import read_generator_info, write_info
 
 
@@ -133,6 +134,9 @@ def load_generator(path, verify=True):
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a damaged model
         raise UserError(f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})")
+    if KINDS.get(info.get("kind")) is not None:
+        kind_of(info, path, generator=False)
+        check_shapes(info, [tuple(t.shape[1:]) for t in model.inputs], tuple(model.outputs[0].shape[1:]), path)
     if verify and "weights_sha256" not in info:
         print(f"note: {path} carries no checksum of its weights (saved by an older version), so they are not checked")
     elif verify and arrays_digest(model.get_weights()) != info["weights_sha256"]:

@@ -1,6 +1,6 @@
 """Watches every update inside a script's own train() and checks which weights moved.
 
-Used in-process (TensorFlow) and as `python tests/switchcheck.py SCRIPT DATA_DIR [OUT_DIR]` under
+Used in-process (TensorFlow) and as `python tests/support/switchcheck.py SCRIPT DATA_DIR [OUT_DIR]` under
 any other Keras backend (OUT_DIR keeps what the run wrote, in OUT_DIR/run).
 """
 import importlib
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "scripts")]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts")]
 
-import ganlib.backend  # noqa: E402,F401  before Keras: it configures TensorFlow first
+import ganlib.start  # noqa: E402,F401  first: the backend started before Keras loads
 import keras  # noqa: E402
 
 from ganlib import settings as gs  # noqa: E402
@@ -20,7 +20,7 @@ from ganlib import settings as gs  # noqa: E402
 
 BATCHNORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
 # Which BatchNormalization weights of the discriminator a composite update may move, per choice
-# of helpers.freeze_discriminator.
+# of tutorial.freeze_discriminator.
 MOVED_BY_COMPOSITE = {"batch-statistics": ("moving_mean", "moving_variance"),
                       "trainable": BATCHNORM_WEIGHTS, "frozen": ()}
 
