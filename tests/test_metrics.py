@@ -99,7 +99,7 @@ def test_q_spread_over_real_digits_tells_a_merge_without_labels():
     rng = np.random.default_rng(4)
     info = dict(kind="infogan_q", dataset="mnist", n_cat=10)
     q_on_test = metrics_log.evaluator_for(info, None, measuring=(None, None, split_of_labels(rng, 1000),
-                                                             split_of_labels(rng, 200)))
+                                                                 split_of_labels(rng, 200)))
     separate = q_on_test(StubQ(rng.permutation(10), certainty=0.9))
     merged = q_on_test(StubQ(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 4]), certainty=0.9))
     unsure = q_on_test(StubQ(rng.permutation(10), certainty=0.1))  # every value near 1/10 for every image

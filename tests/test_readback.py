@@ -247,6 +247,19 @@ def test_the_coordinators_address_is_checked_before_jax_starts():
     assert "cannot be resolved" in start.coordinator_problem("no-such-host.invalid:1234", binds=True)
 
 
+def test_launch_stops_the_other_processes_at_once_when_one_is_refused(tmp_path):
+    refusing = tmp_path / "refusing.py"
+    refusing.write_text("import os, sys, time\n"
+                        "if os.environ['KERAS_DISTRIBUTION_PROCESS_ID'] == '0':\n"
+                        "    sys.exit(2)\n"
+                        "time.sleep(300)\n")
+    started = time.time()
+    result = subprocess.run([sys.executable, "scripts/launch.py", "--processes", "2", "--", str(refusing)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and time.time() - started < 60, result.stderr
+    assert "process 0 exited with status 2" in result.stderr
+
+
 @pytest.mark.slow
 def test_a_busy_coordinator_port_is_one_line_not_a_crash(tiny_data, tmp_path):
     with socket.socket() as busy:

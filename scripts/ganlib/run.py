@@ -39,8 +39,8 @@ class Run:
     `with run:`, `epochs()` and `steps()` as its loops, `log_step(losses)` after each step and
     `summarize()` at the end of each epoch; `finish()` saves generator.h5. Inside `with run:`,
     Ctrl-C or SIGTERM asks the loop to stop after its step, with a checkpoint (again: at once),
-    and a failure is told in run.json and the report before it reaches the terminal. `settings` (settings.py) hold the
-    script's constants and flags; `generator_info`: what the saved generators are (kinds.py),
+    and a failure is told in run.json and the report before it reaches the terminal.
+    `settings` (settings.py) hold the script's constants and flags, and the output folder's lock; `generator_info`: what the saved generators are (kinds.py),
     given once; `companions`: {file stem: model} saved beside each generator (InfoGAN's Q);
     `extra_models`: the other models the step trains or reads. EMA_DECAY 0 turns the averaged
     generator off. The run keeps report.html, progress.gif and the TensorBoard events up to date."""
@@ -69,7 +69,7 @@ class Run:
         self.events = tensorboard.Events(self.out_dir)
         self.log = LossLog(self.out_dir, loss_names, self.events)
         self.quality = metrics_log.QualityLog(self.out_dir, settings.eval_samples, settings.data_dir, pairs=pairs,
-                                          resume=settings.resume, judge_dir=settings.judge_dir)
+                                              resume=settings.resume, judge_dir=settings.judge_dir)
         self.quality.prepare(generator_info.get("dataset"))
         self.average = (AveragedGenerator(g_model, settings.ema_decay, batchnorm_inputs, settings.ema_half_life,
                                           settings.n_batch) if settings.ema_decay else None)
@@ -108,7 +108,7 @@ class Run:
             self._signal_handlers = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
-    def __exit__(self, kind, error, traceback):
+    def __exit__(self, error_type, error, traceback):
         for sig, handler in self._signal_handlers.items():
             signal.signal(sig, handler)
         try:
