@@ -4,10 +4,13 @@ draws the curves: for runs made before a summary measured both axes, or to measu
     python docs/results/axes/measure_snapshots.py RUN_FOLDER NAME [--samples 2000] [--data-dir DIR]
 
 Writes NAME_axes.csv and NAME_axes.png beside this file: for each generator_eNNN.h5 of the run
-(and its q_model_eNNN.h5, for InfoGAN), the figures metrics.csv holds, with their ceilings.
+(and its q_model_eNNN.h5, for InfoGAN), the figures metrics.csv holds, with their ceilings. An
+epoch whose row in the run's metrics.csv already holds both axes, at the same sample size, is
+taken from there instead of measured again.
 """
 import argparse
 import csv
+import math
 import re
 import sys
 from pathlib import Path
@@ -20,7 +23,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganlib import kinds as gk, metrics_log, tutorial as gu  # noqa: E402
+from ganlib import kinds as gk, metrics_log, readback, tutorial as gu  # noqa: E402
 from ganlib.judges import describe  # noqa: E402
 from ganlib.saved import read_generator_info  # noqa: E402
 
@@ -34,9 +37,15 @@ def measure(run, samples, data_dir):
     if gk.KINDS[info["kind"]].companions:
         q_info = dict(info, kind=gk.KINDS[info["kind"]].companions["q_model"])
         q_evaluator = metrics_log.evaluator_for(q_info, None, data_dir, measuring=measuring)
+    measured = {int(r["epoch"]): {k: float(v) for k, v in r.items() if v and k not in ("epoch", "minutes")}
+                for r in readback.metrics_rows(run / "metrics.csv")}
     rows = []
     for path in snapshots:
         epoch = int(re.findall(r"\d+", path.stem)[-1])
+        earlier = measured.get(epoch, {})
+        if "precision" in earlier and earlier.get("samples") == samples and not math.isnan(earlier["precision"]):
+            rows.append(dict(epoch=epoch, **earlier))
+            continue
         model, _ = gu.load_generator(path)
         row = dict(epoch=epoch, **metrics_log.figures_of(evaluator(model, samples)))
         q_path = path.with_name(path.name.replace("generator", "q_model"))
@@ -78,7 +87,7 @@ def main():
     args = parser.parse_args()
     rows, judge_info = measure(args.run, args.samples, args.data_dir)
     with open(HERE / f"{args.name}_axes.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
         writer.writerows({k: f"{v:.6g}" for k, v in r.items()} for r in rows)
     draw(rows, args.name, judge_info)
