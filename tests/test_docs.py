@@ -82,3 +82,23 @@ def test_the_readme_results_rows_quote_the_csvs():
     third, seventh = (f"{100 * agreement_at(ACGAN_SEEDS[0], 3):.1f}",
                       [f"{100 * agreement_at(path, 7):g}" for path in ACGAN_SEEDS[1:]])
     assert f"class agreement **{third}%** at epoch 3; **{seventh[0]} and {seventh[1]}%** at epoch 7" in acgan
+
+
+AXES = REPO / "docs" / "results" / "axes" / "cgan_fashion_seed7_axes.csv"
+
+
+def test_the_both_axes_table_and_the_readme_recall_are_the_seed_7_csv():
+    with open(AXES, newline="") as f:
+        rows = list(csv.DictReader(f))
+    ceiling = float(rows[0]["real_recall"])
+    section = (REPO / "docs" / "results.md").read_text().split("## Both axes")[1]
+    lines = {line.split("|")[1].strip(): [cell.strip() for cell in line.strip().strip("|").split("|")[1:]]
+             for line in section.splitlines() if line.startswith("| ")}
+    assert lines["epoch"] == [row["epoch"] for row in rows]
+    assert lines["recall"] == [f"{float(row['recall']):.2f}" for row in rows]
+    assert lines["precision"] == [f"{float(row['precision']):.2f}" for row in rows]
+    assert lines["recall over its ceiling"] == [f"{float(row['recall']) / ceiling:.2f}" for row in rows]
+    tenth = rows[-1]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (f"recall **{float(tenth['recall']):.2f}** at epoch {tenth['epoch']} on seed 7, "
+            f"{float(tenth['recall']) / ceiling:.2f} of real images' {ceiling:.2f}") in readme
