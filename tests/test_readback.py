@@ -350,3 +350,21 @@ def readback_table():
 def test_the_documents_list_every_case():
     page = REPO / "docs" / "interrupting.md"
     assert readback_table() in page.read_text(), f"the read-back table in {page} should read:\n{readback_table()}"
+
+
+def test_a_disk_already_full_when_the_run_claims_its_folder_is_one_line(tiny_data, tmp_path, monkeypatch, capsys):
+    open_lock = run_folder.open_lock
+
+    class FullDisk:
+        def __init__(self, lock):
+            self.lock = lock
+
+        def __getattr__(self, name):
+            return getattr(self.lock, name)
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_folder, "open_lock", lambda out, create=True: FullDisk(open_lock(out, create)))
+    err = refused(capsys, cgan_fashion.main, flags(tiny_data, tmp_path / "run"))
+    assert err.startswith(f"error: cannot write {tmp_path / 'run' / run_folder.RUN_LOCK}: no space left on the disk")

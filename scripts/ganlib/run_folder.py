@@ -117,11 +117,16 @@ def claim(out, *, resume, fresh, epochs):
     except BaseException:
         lock.close()
         raise
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"process {os.getpid()}: {shlex.join(['python', *sys.argv])}, "
-               f"started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    lock.flush()
+    try:
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()}: {shlex.join(['python', *sys.argv])}, "
+                   f"started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        lock.flush()
+    except OSError as error:
+        lock.close()
+        path = out / RUN_LOCK
+        raise UserError(f"cannot write {path}: {atomic_files.write_failure(path, error)}") from error
     return lock
 
 
