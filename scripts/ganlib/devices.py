@@ -32,6 +32,11 @@ NOT_COMPARED = {"data_dir", "judge_dir"}  # settings that may differ between pro
 
 
 def has_accelerator():
+    """Whether a GPU or TPU is here. Keras' device list has no PyTorch implementation: PyTorch
+    answers itself."""
+    if keras.backend.backend() == "torch":
+        import torch
+        return torch.cuda.is_available()
     return any(not device.startswith("cpu") for device in keras.distribution.list_devices())
 
 

@@ -5,7 +5,8 @@ import importlib
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent),
+                str(Path(__file__).resolve().parents[1])]  # the scripts, the support modules, conftest
 
 from conftest import TRAINING_SCRIPTS  # noqa: E402
 from ganlib import cli  # noqa: E402

@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent)]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "scripts"), str(Path(__file__).resolve().parent),
+                str(Path(__file__).resolve().parents[1])]  # the scripts, the support modules, conftest
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
