@@ -2,6 +2,7 @@
 import csv
 from types import SimpleNamespace
 
+import keras
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
@@ -205,6 +206,7 @@ class StubGenerator:
 def banded_measuring():
     """A judge that reads banded images' classes, and the splits it measures against."""
     from ganlib import judges as gj
+    keras.utils.set_random_seed(0)  # the judge's features, and so the figures, whatever ran before
     train, test = datafiles.banded_images(1000, (28, 28, 1), 10, 0), datafiles.banded_images(500, (28, 28, 1), 10, 1)
     judge = gj.define_judge((28, 28, 1), 10)
     judge.fit(gd.scale_images(train[0]), train[1], batch_size=50, epochs=3, verbose=0)
@@ -217,6 +219,7 @@ def test_both_axes_controls_reach_the_ceiling_the_floor_and_tell_a_repeated_imag
     """Held-out real images reach the ceilings; one image repeated per class is recognised but
     covers nothing; an untrained generator sits at the floor."""
     import cgan_fashion
+    keras.utils.set_random_seed(1)
     assert banded_measuring[1]["test_accuracy"] >= 0.95  # a judge that knows the classes
     info = dict(kind="cgan", dataset="fashion_mnist", n_classes=10, class_names=gd.FASHION_CLASSES, latent_dim=8)
     evaluator = metrics_log.ImageEvaluator(info, None, measuring=banded_measuring)

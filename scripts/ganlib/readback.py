@@ -135,9 +135,9 @@ def run_info(path):
     return record.value
 
 
-def csv_rows(path, whole=(), numbers=()):
-    """A CSV's rows as {column: text}, `whole` columns whole numbers from 1, `numbers` columns
-    numbers (nan where a figure is undefined, as for too few images) or empty; [] when there is
+def csv_rows(path, whole):
+    """A CSV's rows as {column: text}: the `whole` columns whole numbers from 1, every other one a
+    number (nan where a figure is undefined, as for too few images) or empty; [] when there is
     no file."""
     path = Path(path)
     try:
@@ -151,7 +151,7 @@ def csv_rows(path, whole=(), numbers=()):
         for column, text in row.items():
             if column is None or text is None:
                 raise UserError(f"{path}, line {line}: its cells do not match the header; it was damaged or edited")
-            if column in whole or (column in numbers and text != ""):
+            if column in whole or text != "":
                 try:
                     value = float(text)
                 except ValueError:
@@ -166,27 +166,23 @@ def csv_rows(path, whole=(), numbers=()):
 
 def metrics_rows(path):
     """metrics.csv: the epoch, then figures (numbers, or empty where not measured)."""
-    rows = csv_rows(path, whole=("epoch",))
-    return csv_rows(path, whole=("epoch",), numbers=set(rows[0]) - {"epoch"}) if rows else rows
+    return csv_rows(path, whole=("epoch",))
 
 
 def losses_rows(path):
     """losses.csv: the epoch and step, then each loss."""
-    rows = csv_rows(path, whole=("epoch", "step"))
-    return csv_rows(path, whole=("epoch", "step"), numbers=set(rows[0]) - {"epoch", "step"}) if rows else rows
+    return csv_rows(path, whole=("epoch", "step"))
 
 
 # ---------------------------------------------------------------------------------------
 # A saved generator's info.
 # ---------------------------------------------------------------------------------------
 
-def generator_info(path, value, where=None, needs=()):
-    """A generator's info (saved inside its .h5, and in run.json), its fields checked; `needs`:
-    the fields its kind cannot draw without."""
+def generator_info(path, value, where=None):
+    """A generator's info (saved inside its .h5, and in run.json), its fields checked; the fields
+    each kind cannot draw without are its Kind's `info_fields` (kinds.kind_of)."""
     record = Record(path, value, where)
     record.text("kind")
-    for name in needs:
-        record.get(name)
     record.integer("latent_dim", low=1, high=MAX_LATENT_DIM, default=None)
     n_classes = record.integer("n_classes", low=0, high=MAX_CLASSES, default=None)
     if n_classes is not None or "class_names" in record.value:

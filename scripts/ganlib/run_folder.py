@@ -8,7 +8,6 @@ losses.csv, a checkpoint, a generator or a grid) is a run folder: --resume goes 
 Standard library and NumPy only: the folder is checked before Keras loads.
 """
 import errno
-import json
 import os
 import shlex
 import stat
@@ -25,7 +24,7 @@ try:
 except ImportError:  # Windows: no lock; the other refusals still stand
     fcntl = None
 
-from ganlib import atomic_files
+from ganlib import atomic_files, readback
 from ganlib.atomic_files import UserError
 
 RUN_LOCK = ".run.lock"  # in the output folder, held by the run writing there
@@ -182,17 +181,16 @@ def saved_epoch(checkpoint):
     """The epochs a checkpoint has finished, or None when it cannot be read (restoring it says why)."""
     try:
         with np.load(checkpoint, allow_pickle=False) as f:
-            epoch = json.loads(str(f["meta"]))["epoch"]
-    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error):
+            return readback.checkpoint_meta(checkpoint, str(f["meta"]))["epoch"]
+    except (UserError, OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
         return None
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
 
 
 def run_state(out):
     """What run.json says of the run in `out` ("finished", "running", ...), or None."""
     try:
-        return json.loads((Path(out) / "run.json").read_text()).get("state")
-    except (OSError, ValueError, AttributeError):
+        return readback.run_info(Path(out) / "run.json").get("state")
+    except UserError:
         return None
 
 
