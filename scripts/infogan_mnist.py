@@ -36,7 +36,8 @@ What differs from the tutorial, and why (--preset tutorial puts back the six set
 
 Beyond the paper, one flag each: --consistency-weight W trains Q to read a real digit and a
 shifted, turned, zoomed copy of it alike (Elastic-InfoGAN, Ojha et al. 2019), so Q learns from
-real digits too; --batch-size 128 is the official code's batch.
+real digits too; --consistency-form information trains the two readings' mutual information
+instead (IIC, Ji et al. 2019); --batch-size 128 is the official code's batch.
 """
 import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads
 
@@ -53,6 +54,7 @@ LAMBDA_CAT = 1.0  # the weight of Q's loss on the categorical code (the paper's 
 N_CONT = 2  # continuous codes (the paper's); the tutorial: 0
 LAMBDA_CONT = 0.5  # the weight of their loss (the paper's); the tutorial: 1.0
 CONSISTENCY_WEIGHT = 0.0  # Q's reading of a real digit and of a shifted, turned, zoomed copy agree (Elastic-InfoGAN); 0: off (the paper's)
+CONSISTENCY_FORM = "agreement"  # or "information": the two readings' mutual information (IIC), which a single value cannot satisfy
 UPDATE_RULE = "reference"  # or "tutorial": which updates Q's loss trains (see the docstring)
 LAYERS = "paper"  # or "tutorial": the layer shapes (see the docstring)
 NOISE_PRIOR = "uniform"  # or "normal" (the tutorial's): the prior of the noise inputs
@@ -70,8 +72,9 @@ PRESETS = {"tutorial": {"UPDATE_RULE": "tutorial", "LAYERS": "tutorial", "NOISE_
                         "G_LEARNING_RATE": 0.0002, "N_CONT": 0, "LAMBDA_CONT": 1.0}}
 # A code value needs samples of its own: more than 100 values (the data has 10 digits) rarely helps.
 FLAG_TYPES = {"N_CAT": cli.int_up_to(100), "N_CONT": range(0, 6), "UPDATE_RULE": ["reference", "tutorial"],
-              "LAYERS": ["tutorial", "paper"], "NOISE_PRIOR": ["normal", "uniform"], "PRESET": ["paper", "tutorial"]}
-FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE", "CONSISTENCY_WEIGHT"}
+              "LAYERS": ["tutorial", "paper"], "NOISE_PRIOR": ["normal", "uniform"], "PRESET": ["paper", "tutorial"],
+              "CONSISTENCY_FORM": ["agreement", "information"]}
+FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE", "CONSISTENCY_WEIGHT", "CONSISTENCY_FORM"}
 
 
 def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer_shapes=LAYERS,
@@ -122,14 +125,37 @@ def define_info_discriminator(d_model, q_model, n_cont=N_CONT, lambda_cat=LAMBDA
     return model
 
 
-def define_consistency(q_model, weight=CONSISTENCY_WEIGHT, learning_rate=LEARNING_RATE, beta_1=BETA_1):
-    """Elastic-InfoGAN's consistency update (Ojha et al. 2019, arXiv 1910.01112): Q's categorical
-    reading of an augmented real digit is trained towards its reading of the digit itself, so that
-    Q learns from real images, which plain InfoGAN never shows it. Trains the shared layers and Q."""
-    model = keras.Model(q_model.input, q_model.outputs[0], name="consistency")
-    model.compile(loss="categorical_crossentropy", loss_weights=[weight],
-                  optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
+def define_consistency(q_model, weight=CONSISTENCY_WEIGHT, form=CONSISTENCY_FORM, learning_rate=LEARNING_RATE,
+                       beta_1=BETA_1):
+    """Q's consistency update on real digits, which plain InfoGAN never shows Q; trains the shared
+    layers and Q's categorical path. "agreement" (Elastic-InfoGAN, Ojha et al. 2019, arXiv
+    1910.01112): Q's reading of an augmented digit is trained towards its reading of the digit
+    itself. "information" (IIC, Ji et al. 2019, arXiv 1807.06653): the model reads the digit and its
+    augmented copy side by side and is trained on mutual_information_loss."""
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+    if form == "agreement":
+        model = keras.Model(q_model.input, q_model.outputs[0], name="consistency")
+        model.compile(loss="categorical_crossentropy", loss_weights=[weight], optimizer=optimizer)
+        return model
+    category = keras.Model(q_model.input, q_model.outputs[0], name="category_reading")
+    real, augmented = keras.Input(shape=q_model.input.shape[1:]), keras.Input(shape=q_model.input.shape[1:])
+    readings = layers.Concatenate(name="readings")([category(real), category(augmented)])
+    model = keras.Model([real, augmented], readings, name="consistency")
+    model.compile(loss=mutual_information_loss, loss_weights=[weight], optimizer=optimizer)
     return model
+
+
+def mutual_information_loss(_, readings):
+    """Minus the mutual information of the two categorical readings side by side in `readings`,
+    estimated from the batch's joint distribution of the pair (IIC). It is lowest, -log(values),
+    when the two readings agree and every value is used equally often: reading every digit as one
+    value scores 0, so this form cannot collapse the way the agreement does."""
+    first, second = keras.ops.split(readings, 2, axis=-1)
+    joint = keras.ops.matmul(keras.ops.transpose(first), second) / keras.ops.cast(keras.ops.shape(first)[0], "float32")
+    joint = keras.ops.maximum((joint + keras.ops.transpose(joint)) / 2, 1e-7)
+    rows = keras.ops.sum(joint, axis=1, keepdims=True)
+    columns = keras.ops.sum(joint, axis=0, keepdims=True)
+    return -keras.ops.sum(joint * (keras.ops.log(joint) - keras.ops.log(rows) - keras.ops.log(columns)))
 
 
 def define_augmentation():
@@ -200,8 +226,8 @@ def define_models(settings):
                                                settings.lambda_cont, settings.learning_rate, settings.beta_1)
     consistency_model = None
     if settings.consistency_weight > 0:
-        consistency_model = define_consistency(q_model, settings.consistency_weight, settings.learning_rate,
-                                               settings.beta_1)
+        consistency_model = define_consistency(q_model, settings.consistency_weight, settings.consistency_form,
+                                               settings.learning_rate, settings.beta_1)
     g_model = define_generator(settings.latent_dim + settings.n_cat + settings.n_cont, settings.layers)
     gan_model = define_gan(g_model, d_model, q_model=q_model, info_model=info_model, n_cont=settings.n_cont,
                            lambda_cat=settings.lambda_cat, lambda_cont=settings.lambda_cont,
@@ -267,6 +293,7 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
                  batchnorm_inputs=lambda n: generate_latent_points(latent_dim, n_cat, n, n_cont, prior)[0],
                  generator_info=generator_info(settings), companions={"q_model": q_model})
     y_gan = np.ones((n_batch, 1), dtype="float32")
+    unused_targets = np.zeros((half_batch, 2 * n_cat), dtype="float32")
 
     @run.compiled
     def train_step(X_real, y_real, z_fake, cat_fake, cont_fake, z_input, cat_codes, cont_codes, *augmented):
@@ -278,7 +305,9 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
         else:
             d_loss2 = d_model.train_on_batch(X_fake, y_fake)
         consistency = []
-        if consistency_model:
+        if consistency_model and len(consistency_model.inputs) == 2:
+            consistency = [consistency_model.train_on_batch([X_real, augmented[0]], unused_targets)]
+        elif consistency_model:
             consistency = [consistency_model.train_on_batch(augmented[0], consistency_model.predict_on_batch(X_real))]
         gu.freeze_discriminator(discriminator, batchnorm)
         _, g_1, g_2, *q_cont = gan_model.train_on_batch(

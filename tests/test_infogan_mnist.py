@@ -45,13 +45,15 @@ def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_
 
 
 @pytest.mark.slow
-def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_only(tiny_data, tmp_path):
+@pytest.mark.parametrize("form", ["agreement", "information"])
+def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_only(form, tiny_data, tmp_path):
     """--consistency-weight: Q's reading of augmented real digits trains the layers Q shares with
     the discriminator and Q's categorical path; not the discriminator's real-versus-fake head, not
     the continuous codes' heads, not the generator."""
     records = switchcheck.run_and_record("infogan_mnist", tiny_data, tmp_path,
                                          spied={"info": "info_model", "consistency": "consistency_model"},
-                                         watched={"q": "q_model"}, flags=["--n-cont", "2", "--consistency-weight", "1"])
+                                         watched={"q": "q_model"},
+                                         flags=["--n-cont", "2", "--consistency-weight", "1", "--consistency-form", form])
     assert [record["kind"] for record in records] == ["d", "info", "consistency", "gan"] * 2
     q_names = set(records[0]["q_names"])
     shared = {n for n in records[0]["d_names"] if n in q_names}
@@ -62,7 +64,23 @@ def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_
         assert moved_names(record, "g") == set()
         assert moved_names(record, "d") == shared
         assert moved_names(record, "q") == shared | (q_own - continuous_heads)
-        assert float(record["result"]) > 0
+        assert float(record["result"]) > 0 if form == "agreement" else -np.log(10) <= float(record["result"]) <= 0
+
+
+def test_the_information_form_is_lowest_for_even_agreeing_readings_and_zero_for_one_value():
+    """mutual_information_loss against the mutual information worked by hand: two readings that
+    agree and use the ten values evenly score -log 10; every digit read as one value scores 0 (the
+    collapse the agreement form rewards); two independent readings score about 0 too."""
+    even = np.eye(10, dtype="float32")[np.arange(200) % 10]
+    one_value = np.eye(10, dtype="float32")[np.zeros(200, int)]
+    rng = np.random.default_rng(0)
+    independent = [np.eye(10, dtype="float32")[rng.integers(0, 10, 5000)] for _ in range(2)]
+    loss = infogan_mnist.mutual_information_loss
+    assert float(loss(None, np.concatenate([even, even], axis=1))) == pytest.approx(-np.log(10), abs=1e-3)
+    assert float(loss(None, np.concatenate([one_value, one_value], axis=1))) == pytest.approx(0, abs=1e-3)
+    assert float(loss(None, np.concatenate(independent, axis=1))) == pytest.approx(0, abs=0.02)
+    half_merged = np.eye(10, dtype="float32")[np.where(np.arange(200) % 10 == 9, 4, np.arange(200) % 10)]
+    assert float(loss(None, np.concatenate([half_merged, half_merged], axis=1))) > -np.log(10) + 0.1
 
 
 @pytest.mark.slow
