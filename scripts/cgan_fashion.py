@@ -25,6 +25,9 @@ What differs from the tutorial, and why:
 - A batch of 32, not 128: four times the updates an epoch (on a CPU at about the same minutes
   an epoch) reach 50% class agreement by epoch 2, not 4 (docs/experiments.md). --batch-size 128 is
   the tutorial's.
+
+Beyond the tutorial, one flag: --mode-seeking-weight W adds MSGAN's mode-seeking term (Mao et al.
+2019) to the generator's loss, against generators that draw too few of each class's images.
 """
 import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads
 
@@ -44,8 +47,9 @@ LEARNING_RATE = 0.0002
 BETA_1 = 0.5
 LABEL_SMOOTHING = 0.0  # 0.1 makes the discriminator's real targets 0.9
 EMA_DECAY = 0.999  # the averaged generator behind grids, snapshots and metrics; 0: off (the tutorial)
+MODE_SEEKING_WEIGHT = 0.0  # MSGAN's term: two latent points of one class should give images as far apart; 0: off (the tutorial)
 FLAG_TYPES = {"DATASET": ["fashion_mnist", "mnist", "emnist"], "LABEL_SMOOTHING": cli.fraction}
-FIXED_ON_RESUME = {"DATASET"}
+FIXED_ON_RESUME = {"DATASET", "MODE_SEEKING_WEIGHT"}
 
 
 def define_discriminator(in_shape=(28, 28, 1), n_classes=10, learning_rate=LEARNING_RATE, beta_1=BETA_1):
@@ -86,14 +90,44 @@ def define_generator(latent_dim, n_classes=10):
     return keras.Model([in_lat, in_label], out_layer, name="generator")
 
 
-def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1):
+def define_gan(g_model, d_model, *, learning_rate=LEARNING_RATE, beta_1=BETA_1, mode_seeking_weight=MODE_SEEKING_WEIGHT):
+    """The composite update. With a mode-seeking weight it takes two latent points for each label,
+    [noise, other noise, labels], and adds MSGAN's term (Mao et al. 2019, arXiv 1903.05628) to the
+    generator's loss: the inverse of how far apart the pair's images are for how far apart their
+    points are, so that a generator drawing one image per class pays for it."""
     gu.freeze_discriminator(d_model)
     gen_noise, gen_label = g_model.input
-    gan_output = d_model([g_model.output, gen_label])
-    model = keras.Model([gen_noise, gen_label], gan_output, name="gan")
     opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
-    model.compile(loss="binary_crossentropy", optimizer=opt)
+    if not mode_seeking_weight:
+        gan_output = d_model([g_model.output, gen_label])
+        model = keras.Model([gen_noise, gen_label], gan_output, name="gan")
+        model.compile(loss="binary_crossentropy", optimizer=opt)
+        return model
+    other_noise = keras.Input(shape=gen_noise.shape[1:])
+    images, other_images = g_model([gen_noise, gen_label]), g_model([other_noise, gen_label])
+    source = layers.Concatenate(name="source")([d_model([images, gen_label]), d_model([other_images, gen_label])])
+    spread = PairSpread(name="mode_seeking")([images, other_images, gen_noise, other_noise])
+    model = keras.Model([gen_noise, other_noise, gen_label], [source, spread], name="gan")
+    model.compile(loss=["binary_crossentropy", mode_seeking_loss], loss_weights=[1.0, mode_seeking_weight],
+                  optimizer=opt)
     return model
+
+
+class PairSpread(layers.Layer):
+    """For each pair of one label: the mean distance between its two images over the mean distance
+    between their latent points."""
+
+    def call(self, inputs):
+        images, other_images, noise, other_noise = inputs
+        image_distance = keras.ops.mean(keras.ops.abs(images - other_images), axis=(1, 2, 3))
+        noise_distance = keras.ops.mean(keras.ops.abs(noise - other_noise), axis=1)
+        return keras.ops.expand_dims(image_distance / noise_distance, -1)
+
+
+def mode_seeking_loss(_, spread):
+    """MSGAN's term, taken pair by pair (each row of the batch holds one pair, so a batch split
+    over devices keeps its pairs whole): lowest when the pairs' images are far apart."""
+    return 1.0 / (spread + 1e-5)
 
 
 def define_models(settings):
@@ -101,7 +135,9 @@ def define_models(settings):
     n_classes = len(gd.DATASETS[settings.dataset]["classes"])
     d_model = define_discriminator(n_classes=n_classes, learning_rate=settings.learning_rate, beta_1=settings.beta_1)
     g_model = define_generator(settings.latent_dim, n_classes)
-    return g_model, d_model, define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1), {}
+    gan_model = define_gan(g_model, d_model, learning_rate=settings.learning_rate, beta_1=settings.beta_1,
+                           mode_seeking_weight=settings.mode_seeking_weight)
+    return g_model, d_model, gan_model, {}
 
 
 def load_real_samples(settings, split="train"):
@@ -134,17 +170,24 @@ def train(g_model, d_model, gan_model, dataset, settings):
     latent_dim, n_batch = settings.latent_dim, settings.n_batch
     n_classes = len(gd.DATASETS[settings.dataset]["classes"])
     half_batch = n_batch // 2
-    run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset[0]), loss_names=["d_real", "d_fake", "g"],
+    mode_seeking = settings.mode_seeking_weight > 0
+    run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset[0]),
+                 loss_names=["d_real", "d_fake", "g"] + (["mode_seeking"] if mode_seeking else []),
                  generator_info=generator_info(settings))
     y_gan = np.ones((n_batch, 1), dtype="float32")
+    # With the mode-seeking term a row of the composite's batch is a pair of images: as many images.
+    y_pairs = [np.ones((half_batch, 2), dtype="float32"), np.zeros((half_batch, 1), dtype="float32")]
 
     @run.compiled
-    def train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input):
+    def train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input, *other_noise):
         gu.unfreeze_discriminator(d_model)
         d_loss1, _ = d_model.train_on_batch([X_real, labels_real], y_real)
         [X_fake, labels], y_fake = generate_fake_samples(g_model, [z_fake, labels_fake])
         d_loss2, _ = d_model.train_on_batch([X_fake, labels], y_fake)
         gu.freeze_discriminator(d_model)
+        if mode_seeking:
+            _, g_loss, spread_loss = gan_model.train_on_batch([z_input, *other_noise, labels_input], y_pairs)
+            return d_loss1, d_loss2, g_loss, spread_loss
         g_loss = gan_model.train_on_batch([z_input, labels_input], y_gan)
         return d_loss1, d_loss2, g_loss
 
@@ -153,8 +196,14 @@ def train(g_model, d_model, gan_model, dataset, settings):
             for j in run.steps():
                 [X_real, labels_real], y_real = gu.generate_real_samples(dataset, half_batch, 1.0 - settings.label_smoothing)
                 z_fake, labels_fake = gu.generate_latent_points(latent_dim, half_batch, n_classes)
-                z_input, labels_input = gu.generate_latent_points(latent_dim, n_batch, n_classes)
-                run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input))
+                if mode_seeking:
+                    z_input, labels_input = gu.generate_latent_points(latent_dim, half_batch, n_classes)
+                    other_noise = [gu.generate_latent_points(latent_dim, half_batch)]
+                else:
+                    z_input, labels_input = gu.generate_latent_points(latent_dim, n_batch, n_classes)
+                    other_noise = []
+                run.log_step(train_step(X_real, labels_real, y_real, z_fake, labels_fake, z_input, labels_input,
+                                        *other_noise))
             run.summarize(summarize_performance, d_model, dataset, settings)
         run.finish()
 
