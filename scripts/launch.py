@@ -62,14 +62,15 @@ def launch(n_processes, command):
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    failed_at = None
-    while any(p.poll() is None for p in processes):
+    failed_at, stopped = None, set()
+    while None in [p.poll() for p in processes]:  # every process polled: any() would stop at the first still running
         if failed_at is None and any(p.returncode for p in processes if p.returncode is not None):
             failed_at = time.time()
             if any(p.returncode == REFUSED for p in processes):
-                for process in processes:
+                for index, process in enumerate(processes):
                     if process.poll() is None:
                         process.terminate()
+                        stopped.add(index)
         if failed_at is not None and time.time() - failed_at > GRACE_SECONDS:
             for process in processes:
                 if process.poll() is None:
@@ -79,12 +80,15 @@ def launch(n_processes, command):
         time.sleep(0.2)
     for copier in copiers:
         copier.join(timeout=5)
-    codes = [p.returncode for p in processes]
-    failed = [(index, code) for index, code in enumerate(codes) if code]
-    if failed:
-        print("launch: " + ", ".join(f"process {index} exited with status {code}" for index, code in failed),
+    # A process stopped here after another refused is reported as stopped, and its signal status is
+    # not the run's: which process refuses first is a race, the refusal is what the user needs.
+    stopped = {index for index in stopped if processes[index].returncode < 0}
+    failed = [(index, p.returncode) for index, p in enumerate(processes) if p.returncode and index not in stopped]
+    if failed or stopped:
+        print("launch: " + ", ".join([f"process {index} exited with status {code}" for index, code in failed]
+                                     + [f"process {index} stopped" for index in sorted(stopped)]),
               file=sys.stderr, flush=True)
-        return failed[0][1] if failed[0][1] > 0 else 1
+        return failed[0][1] if failed and failed[0][1] > 0 else 1
     return 0
 
 

@@ -4,6 +4,7 @@ that dies, settings that differ, and backends that cannot."""
 import csv
 import ipaddress
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import JAX_CACHE, REPO, run_script
-from launch import free_port
+from launch import free_port, launch
 from test_devices import TOLERANCE
 
 FLAGS = ["--batch-size", "8", "--eval-samples", "0", "--ema-decay", "0", "--seed", "5", "--steps-per-epoch", "2"]
@@ -223,5 +224,25 @@ def test_the_launcher_exits_with_a_failed_process_status(tmp_path):
     pytest.importorskip("jax")
     code, output = launched("cgan_fashion", ["--data-dir", tmp_path / "missing", "--out", tmp_path], tmp_path).finish()
     assert code == 2, output[-3000:]
-    assert "launch: process 0 exited with status 2, process 1 exited with status 2" in output
-    assert "[0] error: --data-dir" in output and "[1] error: --data-dir" in output
+    # Which process refuses first is a race; the launcher stops the other if it has not refused yet.
+    report = re.search(r"launch: (process \d .*)", output).group(1).split(", ")
+    refused = [int(part.split()[1]) for part in report if part.endswith("exited with status 2")]
+    assert refused and all(f"[{index}] error: --data-dir" in output for index in refused), output[-3000:]
+    assert sorted(refused + [int(part.split()[1]) for part in report if part.endswith(" stopped")]) == [0, 1], report
+
+
+def test_a_process_still_starting_when_another_refuses_is_reported_stopped_not_failed(tmp_path, capfd):
+    """The launcher stops the others at once after a refusal; their signal status is not the run's."""
+    script = tmp_path / "refuse_or_wait.py"
+    script.write_text("import os, sys, time\n"
+                      "if os.environ['KERAS_DISTRIBUTION_PROCESS_ID'] == '1':\n"
+                      "    sys.exit(2)\n"
+                      "time.sleep(60)\n")
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        code = launch(2, [str(script)])
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+    assert code == 2
+    assert "launch: process 1 exited with status 2, process 0 stopped" in capfd.readouterr().err
