@@ -320,7 +320,9 @@ class Loops:
         self.settings = self._settings(1)
         self.batch_split = batch_split(self.script)
         self.tutorial_models = self._models()
-        self.out_dir = Path(tempfile.mkdtemp(prefix=f"benchmark_{name}_"))
+        # Removed when the Loops are (or at exit): each round's run folder holds a checkpoint
+        self._scratch = tempfile.TemporaryDirectory(prefix=f"benchmark_{name}_")
+        self.out_dir = Path(self._scratch.name)
         g_model, d_model, gan_model, _ = self.tutorial_models
         d_batch = self.n_batch // self.batch_split
         self.flops = step_flops(g_model, d_model, gan_model, self.n_batch, d_batch)

@@ -17,10 +17,12 @@ def cells(line):
 
 
 @pytest.mark.slow
-def test_benchmark_runs_end_to_end_in_a_tiny_configuration():
+def test_benchmark_runs_end_to_end_in_a_tiny_configuration(tmp_path):
     result = run_script(["scripts/benchmark.py", "gan_fashion", "--steps", "2", "--rounds", "1", "--batch-size", "4",
-                         "--matmul-size", "128", "--backend", "tensorflow"], backend="tensorflow")
+                         "--matmul-size", "128", "--backend", "tensorflow"], backend="tensorflow",
+                        env={"TMPDIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert not list(tmp_path.glob("benchmark_*")), "the runs' folders (each with a checkpoint) were left behind"
     lines = result.stdout.splitlines()
     assert lines[0].startswith("machine: ") and "backend: tensorflow" in lines[0] and "keras 3." in lines[0]
     assert lines[1].startswith("matrix-product rate: ") and float(lines[1].split()[2]) > 0
