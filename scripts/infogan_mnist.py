@@ -37,7 +37,9 @@ What differs from the tutorial, and why (--preset tutorial puts back the six set
 Beyond the paper, one flag each: --consistency-weight W trains Q to read a real digit and a
 shifted, turned, zoomed copy of it alike (Elastic-InfoGAN, Ojha et al. 2019), so Q learns from
 real digits too; --consistency-form information trains the two readings' mutual information
-instead (IIC, Ji et al. 2019); --batch-size 128 is the official code's batch.
+instead (IIC, Ji et al. 2019); --elastic-distortion 34 also distorts the copy elastically
+(Simard et al. 2003), the augmentation Elastic-InfoGAN is named after; --batch-size 128 is the
+official code's batch.
 """
 import ganlib.start  # noqa: F401  first: the command line is checked and the backend set before Keras loads
 
@@ -55,6 +57,7 @@ N_CONT = 2  # continuous codes (the paper's); the tutorial: 0
 LAMBDA_CONT = 0.5  # the weight of their loss (the paper's); the tutorial: 1.0
 CONSISTENCY_WEIGHT = 0.0  # Q's reading of a real digit and of a shifted, turned, zoomed copy agree (Elastic-InfoGAN); 0: off (the paper's)
 CONSISTENCY_FORM = "agreement"  # or "information": the two readings' mutual information (IIC), which a single value cannot satisfy
+ELASTIC_DISTORTION = 0.0  # the copy is also distorted elastically, this strong (Simard et al. 2003's alpha: 34); 0: not
 UPDATE_RULE = "reference"  # or "tutorial": which updates Q's loss trains (see the docstring)
 LAYERS = "paper"  # or "tutorial": the layer shapes (see the docstring)
 NOISE_PRIOR = "uniform"  # or "normal" (the tutorial's): the prior of the noise inputs
@@ -74,7 +77,8 @@ PRESETS = {"tutorial": {"UPDATE_RULE": "tutorial", "LAYERS": "tutorial", "NOISE_
 FLAG_TYPES = {"N_CAT": cli.int_up_to(100), "N_CONT": range(0, 6), "UPDATE_RULE": ["reference", "tutorial"],
               "LAYERS": ["tutorial", "paper"], "NOISE_PRIOR": ["normal", "uniform"], "PRESET": ["paper", "tutorial"],
               "CONSISTENCY_FORM": ["agreement", "information"]}
-FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE", "CONSISTENCY_WEIGHT", "CONSISTENCY_FORM"}
+FIXED_ON_RESUME = {"N_CAT", "N_CONT", "LAYERS", "NOISE_PRIOR", "UPDATE_RULE", "CONSISTENCY_WEIGHT", "CONSISTENCY_FORM",
+                   "ELASTIC_DISTORTION"}
 
 
 def define_discriminator(n_cat=N_CAT, n_cont=N_CONT, in_shape=(28, 28, 1), layer_shapes=LAYERS,
@@ -158,12 +162,46 @@ def mutual_information_loss(_, readings):
     return -keras.ops.sum(joint * (keras.ops.log(joint) - keras.ops.log(rows) - keras.ops.log(columns)))
 
 
-def define_augmentation():
-    """Small rotations, zooms and shifts of real digits, as keras layers so every backend runs them."""
+def define_augmentation(elastic_distortion=ELASTIC_DISTORTION):
+    """Small rotations, zooms and shifts of real digits, and with elastic_distortion an elastic
+    distortion after them, as keras layers so every backend runs them."""
     return keras.Sequential([layers.RandomRotation(0.04, fill_value=-1.0, fill_mode="constant"),
                              layers.RandomZoom(0.1, fill_value=-1.0, fill_mode="constant"),
-                             layers.RandomTranslation(0.08, 0.08, fill_value=-1.0, fill_mode="constant")],
+                             layers.RandomTranslation(0.08, 0.08, fill_value=-1.0, fill_mode="constant")]
+                            + [ElasticDistortion(elastic_distortion)] * (elastic_distortion > 0),
                             name="augmentation")
+
+
+class ElasticDistortion(layers.Layer):
+    """Simard et al. 2003's elastic distortion of one-channel images: each image resampled
+    (bilinear) along its own displacement field, uniform noise in [-1, 1] smoothed by a Gaussian
+    of `sigma` pixels and scaled by `alpha`; what comes from outside the image is `fill_value`."""
+
+    def __init__(self, alpha, sigma=4.0, fill_value=-1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha, self.sigma, self.fill_value = alpha, sigma, fill_value
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        batch, height, width = keras.ops.shape(images)[:3]
+        return self.distort(images, keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_generator))
+
+    def distort(self, images, noise):
+        """`images` moved along `noise` (batch, height, width, 2: rows, columns) once smoothed and scaled."""
+        radius = int(round(3 * self.sigma))
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.sigma) ** 2)
+        taps = (taps / taps.sum()).astype("float32")
+        field = keras.ops.depthwise_conv(noise, np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, 2, 1)), padding="same")
+        field = self.alpha * keras.ops.depthwise_conv(field, np.tile(taps.reshape(1, -1, 1, 1), (1, 1, 2, 1)), padding="same")
+        batch, height, width = keras.ops.shape(images)[:3]
+        rows = keras.ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
+        columns = keras.ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]
+        image_index = keras.ops.broadcast_to(keras.ops.arange(batch, dtype="float32")[:, None, None], keras.ops.shape(rows))
+        moved = keras.ops.image.map_coordinates(images[..., 0], keras.ops.stack([image_index, rows, columns]), order=1,
+                                                fill_mode="constant", fill_value=self.fill_value)
+        return moved[..., None]
 
 
 def define_generator(gen_input_size, layer_shapes=LAYERS):
@@ -285,7 +323,7 @@ def train(g_model, d_model, gan_model, dataset, settings, *, q_model, info_model
     half_batch = n_batch // 2
     g_training = gu.in_training_mode(g_model)
     discriminator = info_model or d_model
-    augment = define_augmentation() if consistency_model else None
+    augment = define_augmentation(settings.elastic_distortion) if consistency_model else None
     run = gr.Run(settings, g_model, d_model, gan_model, n_images=len(dataset),
                  extra_models=[q_model] + [m for m in (info_model, consistency_model) if m],
                  loss_names=["d_real", "d_fake", "g", "q_cat"] + [f"q_cont_{k}" for k in range(n_cont)]

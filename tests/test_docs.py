@@ -92,19 +92,39 @@ def axes_rows(seed):
         return list(csv.DictReader(f))
 
 
+def both_axes_rows():
+    """{first cell: the other cells} of each table row in the results page's "Both axes"."""
+    section = (REPO / "docs" / "results.md").read_text().split("## Both axes")[1]
+    return {line.split("|")[1].strip(): [cell.strip() for cell in line.strip().strip("|").split("|")[1:]]
+            for line in section.splitlines() if line.startswith("| ")}
+
+
+def percent(value):
+    """"90.5%": a fraction as a percentage with one decimal, rounded half up."""
+    return f"{int(1000 * float(value) + 0.5 + 1e-9) / 10:.1f}%"
+
+
 @pytest.mark.parametrize("seed", sorted(AXES))
 def test_the_both_axes_table_is_each_seeds_csv(seed):
     rows = axes_rows(seed)
     ceiling = float(rows[0]["real_recall"])
-    section = (REPO / "docs" / "results.md").read_text().split("## Both axes")[1]
-    lines = {line.split("|")[1].strip(): [cell.strip() for cell in line.strip().strip("|").split("|")[1:]]
-             for line in section.splitlines() if line.startswith("| ")}
+    lines = both_axes_rows()
     assert lines["epoch"] == [row["epoch"] for row in rows]
-    assert lines[f"seed {seed}: class agreement"] == [f"{int(1000 * float(row['class_agreement']) + 0.5 + 1e-9) / 10:.1f}%"
-                                                      for row in rows]
+    assert lines[f"seed {seed}: class agreement"] == [percent(row["class_agreement"]) for row in rows]
     assert lines[f"seed {seed}: recall"] == [f"{float(row['recall']):.2f}" for row in rows]
     assert lines[f"seed {seed}: precision"] == [f"{float(row['precision']):.2f}" for row in rows]
     assert lines[f"seed {seed}: recall over its ceiling"] == [f"{float(row['recall']) / ceiling:.2f}" for row in rows]
+
+
+def test_the_acgan_both_axes_table_is_its_csv():
+    with open(REPO / "docs" / "results" / "axes" / "acgan_fashion_seed7_metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ceiling = float(rows[0]["real_recall"])
+    lines = both_axes_rows()
+    assert lines["AC-GAN, epoch"] == [row["epoch"] for row in rows]
+    assert lines["AC-GAN seed 7: class agreement"] == [percent(row["class_agreement"]) for row in rows]
+    assert lines["AC-GAN seed 7: recall"] == [f"{float(row['recall']):.2f}" for row in rows]
+    assert lines["AC-GAN seed 7: recall over its ceiling"] == [f"{float(row['recall']) / ceiling:.2f}" for row in rows]
 
 
 def test_the_readme_recall_is_the_seed_7_csv():

@@ -1,4 +1,6 @@
 """InfoGAN: which weights each update moves, outputs with and without continuous codes, sampling."""
+import importlib.util
+
 import keras
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import infogan_mnist
 import runchecks
 import sample
 import switchcheck
-from conftest import metrics_columns, save_untrained, settings_of
+from conftest import REPO, metrics_columns, save_untrained, settings_of
 
 from switchcheck import BATCHNORM_WEIGHTS, MOVED_BY_COMPOSITE, moved_names
 
@@ -45,15 +47,16 @@ def test_each_update_moves_exactly_the_documented_weights(rule, batchnorm, tiny_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("form", ["agreement", "information"])
-def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_only(form, tiny_data, tmp_path):
+@pytest.mark.parametrize("form,elastic", [("agreement", "0"), ("information", "0"), ("information", "34")])
+def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_only(form, elastic, tiny_data, tmp_path):
     """--consistency-weight: Q's reading of augmented real digits trains the layers Q shares with
     the discriminator and Q's categorical path; not the discriminator's real-versus-fake head, not
     the continuous codes' heads, not the generator."""
     records = switchcheck.run_and_record("infogan_mnist", tiny_data, tmp_path,
                                          spied={"info": "info_model", "consistency": "consistency_model"},
                                          watched={"q": "q_model"},
-                                         flags=["--n-cont", "2", "--consistency-weight", "1", "--consistency-form", form])
+                                         flags=["--n-cont", "2", "--consistency-weight", "1", "--consistency-form", form,
+                                                "--elastic-distortion", elastic])
     assert [record["kind"] for record in records] == ["d", "info", "consistency", "gan"] * 2
     q_names = set(records[0]["q_names"])
     shared = {n for n in records[0]["d_names"] if n in q_names}
@@ -65,6 +68,25 @@ def test_the_consistency_update_moves_the_shared_layers_and_qs_categorical_path_
         assert moved_names(record, "d") == shared
         assert moved_names(record, "q") == shared | (q_own - continuous_heads)
         assert float(record["result"]) > 0 if form == "agreement" else -np.log(10) <= float(record["result"]) <= 0
+
+
+def test_the_elastic_distortion_moves_pixels_as_the_probe_that_measured_it_and_only_in_training():
+    """ElasticDistortion in keras.ops against the NumPy distortion of
+    docs/results/screening/q_clustering_probe.py, on one displacement noise; outside training the
+    images pass unchanged, and in training they change but keep the images' range."""
+    path = REPO / "docs" / "results" / "screening" / "q_clustering_probe.py"
+    probe = importlib.util.module_from_spec(spec := importlib.util.spec_from_file_location("q_clustering_probe", path))
+    spec.loader.exec_module(probe)
+    rng = np.random.default_rng(0)
+    images = np.where(rng.random((6, 28, 28, 1)) < 0.2, 1.0, -1.0).astype("float32")
+    noise = rng.uniform(-1, 1, (6, 28, 28, 2)).astype("float32")
+    distortion = infogan_mnist.ElasticDistortion(34.0)
+    np.testing.assert_allclose(np.asarray(distortion.distort(images, noise)), probe.elastic_distortion(images, noise),
+                               atol=1e-4)
+    assert np.array_equal(np.asarray(distortion(images)), images)
+    moved = np.asarray(distortion(images, training=True))
+    assert moved.shape == images.shape and not np.allclose(moved, images) and np.abs(moved).max() <= 1 + 1e-6
+    assert len(infogan_mnist.define_augmentation(34.0).layers) == len(infogan_mnist.define_augmentation(0.0).layers) + 1
 
 
 def test_the_information_form_is_lowest_for_even_agreeing_readings_and_zero_for_one_value():

@@ -192,6 +192,8 @@ def parse(name, doc, constants, script_types, comments, fixed, argv=None, preset
                                if constant.lower() not in given})
     if getattr(settings, "ema_half_life", 0) and not getattr(settings, "ema_decay", 0):
         parser.error("--ema-half-life sets the averaged generator's rule, which --ema-decay 0 turns off")
+    if getattr(settings, "elastic_distortion", 0) and not getattr(settings, "consistency_weight", 0):
+        parser.error("--elastic-distortion distorts the consistency term's copies, which --consistency-weight 0 turns off")
     settings._constant_names = [constant.lower() for constant in constants]
     settings._flags = dict({action.dest: action.option_strings[0] for action in parser._actions
                             if action.option_strings and action.dest != "help"}, **flags)
