@@ -179,8 +179,13 @@ class ElasticDistortion(layers.Layer):
 
     def __init__(self, alpha, sigma=4.0, fill_value=-1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.alpha, self.sigma, self.fill_value = alpha, sigma, fill_value
+        self.alpha, self.fill_value = alpha, fill_value
         self.seed_generator = keras.random.SeedGenerator(seed)
+        radius = int(round(3 * sigma))
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        taps = (taps / taps.sum()).astype("float32")
+        # the Gaussian as two depthwise passes (down the rows, then along them), one per field channel
+        self.smoothing = [np.tile(taps.reshape(shape), (1, 1, 2, 1)) for shape in ((-1, 1, 1, 1), (1, -1, 1, 1))]
 
     def call(self, images, training=False):
         if not training:
@@ -190,11 +195,10 @@ class ElasticDistortion(layers.Layer):
 
     def distort(self, images, noise):
         """`images` moved along `noise` (batch, height, width, 2: rows, columns) once smoothed and scaled."""
-        radius = int(round(3 * self.sigma))
-        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.sigma) ** 2)
-        taps = (taps / taps.sum()).astype("float32")
-        field = keras.ops.depthwise_conv(noise, np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, 2, 1)), padding="same")
-        field = self.alpha * keras.ops.depthwise_conv(field, np.tile(taps.reshape(1, -1, 1, 1), (1, 1, 2, 1)), padding="same")
+        field = noise
+        for kernel in self.smoothing:
+            field = keras.ops.depthwise_conv(field, kernel, padding="same")
+        field = self.alpha * field
         batch, height, width = keras.ops.shape(images)[:3]
         rows = keras.ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
         columns = keras.ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]

@@ -87,9 +87,13 @@ def test_the_readme_results_rows_quote_the_csvs():
 AXES = {seed: REPO / "docs" / "results" / "axes" / f"cgan_fashion_seed{seed}_axes.csv" for seed in (7, 8, 9)}
 
 
-def axes_rows(seed):
-    with open(AXES[seed], newline="") as f:
+def csv_rows(path):
+    with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def axes_rows(seed):
+    return csv_rows(AXES[seed])
 
 
 def both_axes_rows():
@@ -117,8 +121,7 @@ def test_the_both_axes_table_is_each_seeds_csv(seed):
 
 
 def test_the_acgan_both_axes_table_is_its_csv():
-    with open(REPO / "docs" / "results" / "axes" / "acgan_fashion_seed7_metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = csv_rows(REPO / "docs" / "results" / "axes" / "acgan_fashion_seed7_metrics.csv")
     ceiling = float(rows[0]["real_recall"])
     lines = both_axes_rows()
     assert lines["AC-GAN, epoch"] == [row["epoch"] for row in rows]

@@ -41,6 +41,9 @@ TYPE_OF_VALUE = {bool: None, int: cli.non_negative_int, float: cli.non_negative_
 SHARED_FIXED_ON_RESUME = {"LATENT_DIM", "N_BATCH", "BATCHNORM_IN_COMPOSITE", "EMA_DECAY", "EMA_HALF_LIFE"}
 # Flags about this invocation rather than the run: not shown among a run's settings.
 INVOCATION_FLAGS = {"out", "resume", "fresh"}
+# A setting that only acts while another is above 0: {setting: (the other, what it does)}, refused in one line otherwise
+SETTINGS_THAT_NEED_ANOTHER = {"ema_half_life": ("ema_decay", "sets the averaged generator's rule"),
+                              "elastic_distortion": ("consistency_weight", "distorts the consistency term's copies")}
 
 
 class Settings(SimpleNamespace):
@@ -190,10 +193,9 @@ def parse(name, doc, constants, script_types, comments, fixed, argv=None, preset
         given = given_on_command_line(parser, argv)
         vars(settings).update({constant.lower(): value for constant, value in preset.items()
                                if constant.lower() not in given})
-    if getattr(settings, "ema_half_life", 0) and not getattr(settings, "ema_decay", 0):
-        parser.error("--ema-half-life sets the averaged generator's rule, which --ema-decay 0 turns off")
-    if getattr(settings, "elastic_distortion", 0) and not getattr(settings, "consistency_weight", 0):
-        parser.error("--elastic-distortion distorts the consistency term's copies, which --consistency-weight 0 turns off")
+    for setting, (needed, what) in SETTINGS_THAT_NEED_ANOTHER.items():
+        if getattr(settings, setting, 0) and not getattr(settings, needed, 0):
+            parser.error(f"{flag_of(setting.upper())} {what}, which {flag_of(needed.upper())} 0 turns off")
     settings._constant_names = [constant.lower() for constant in constants]
     settings._flags = dict({action.dest: action.option_strings[0] for action in parser._actions
                             if action.option_strings and action.dest != "help"}, **flags)
