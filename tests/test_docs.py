@@ -137,3 +137,21 @@ def test_the_readme_recall_is_the_seed_7_csv():
     readme = " ".join((REPO / "README.md").read_text().split())
     assert (f"recall **{float(tenth['recall']):.2f}** at epoch {tenth['epoch']} on seed 7, "
             f"{float(tenth['recall']) / ceiling:.2f} of real images' {ceiling:.2f}") in readme
+
+
+def q_reading(path):
+    """"85.8% at 15 (best 86.0% at 11)": Q's accuracy at a run's last epoch, and its best where higher."""
+    rows = [row for row in csv_rows(path) if row.get("q_accuracy")]
+    last, best = rows[-1], max(rows, key=lambda row: float(row["q_accuracy"]))
+    reading = f"{percent(last['q_accuracy'])} at {last['epoch']}"
+    if percent(best["q_accuracy"]) != percent(last["q_accuracy"]):
+        reading += f" (best {percent(best['q_accuracy'])} at {best['epoch']})"
+    return reading
+
+
+def test_the_infogan_table_of_everything_tried_is_its_csvs():
+    section = (REPO / "docs" / "results.md").read_text().split("## `infogan_mnist`")[1].split("\n## ")[0]
+    cells = re.findall(r"\[([^\]]+)\]\((results/[^)]+_metrics\.csv)\)", section)
+    assert len(cells) == 21
+    for shown, path in cells:
+        assert shown == q_reading(REPO / "docs" / path), path
